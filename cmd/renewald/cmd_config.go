@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+// cmdConfig runs "config check".
+func (m *Main) cmdConfig(_ context.Context, args []string) error {
+	fs := m.newFlagSet("config check")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || pos[0] != "check" {
+		return usageErrorf("usage: renewald config check")
+	}
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return err
+	}
+	if _, err := cfg.Catalog(); err != nil {
+		return asUsage(err)
+	}
+	src := cfg.path
+	if src == "" {
+		src = "built-in defaults"
+	}
+	fmt.Fprintf(m.Stdout, "config ok: %s (database %s, schedule %q in %s, mail via %s)\n",
+		src, cfg.Database.Path, cfg.Schedule.Cron, cfg.Schedule.Timezone, cfg.Mail.Transport)
+	return nil
+}
+
+// cmdVersion prints the version.
+func (m *Main) cmdVersion(_ context.Context, args []string) error {
+	if _, err := parseFlags(m.newFlagSet("version"), args); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "renewald %s\n", version)
+	return nil
+}

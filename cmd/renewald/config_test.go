@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExampleConfigMatchesDefaults(t *testing.T) {
+	cfg, err := LoadConfig("../../config.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := DefaultConfig()
+	cfg.path = ""
+	if got, want := strings.Join(strings.Fields(sprint(cfg)), " "), strings.Join(strings.Fields(sprint(def)), " "); got != want {
+		t.Errorf("example config differs from defaults:\n%s\n%s", got, want)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, toml, want string
+	}{
+		{"bad cron", "[schedule]\ncron = \"61 * * * *\"\n", "schedule.cron"},
+		{"six-field cron", "[schedule]\ncron = \"0 0 6 * * *\"\n", "schedule.cron"},
+		{"bad zone", "[schedule]\ntimezone = \"Mars/Olympus\"\n", "schedule.timezone"},
+		{"unknown key", "[schedule]\ncron_spec = \"0 6 * * *\"\n", "unknown key schedule.cron_spec"},
+		{"unknown table", "[smtp]\nhost = \"x\"\n", "unknown key smtp"},
+		{"negative catch up", "[schedule]\ncatch_up_days = -1\n", "schedule.catch_up_days"},
+		{"negative grace", "[renewal]\ngrace_period_days = -5\n", "renewal.grace_period_days"},
+		{"offset out of range", "[renewal]\noffsets_days = [-120, 900]\n", "renewal.offsets_days"},
+		{"empty offsets", "[renewal]\noffsets_days = []\n", "renewal.offsets_days"},
+		{"bad transport", "[mail]\ntransport = \"pigeon\"\n", "mail.transport"},
+		{"bad from", "[mail]\nfrom = \"not an address\"\n", "mail.from"},
+		{"zero attempts", "[mail]\nmax_attempts = 0\n", "mail.max_attempts"},
+		{"tls none to remote host", "[mail.smtp]\nhost = \"smtp.example.com\"\ntls = \"none\"\n", "mail.smtp.tls"},
+		{"bad port", "[mail.smtp]\nport = 70000\n", "mail.smtp.port"},
+		{"bad tls", "[mail.smtp]\ntls = \"maybe\"\n", "mail.smtp.tls"},
+		{"bad program start", "[renewal]\nprogram_start = \"2023-02-30\"\n", "program_start"},
+		{"syntax", "[schedule\ncron = 1\n", ".toml:2:"},
+		{"wrong type", "[schedule]\ncatch_up_days = \"seven\"\n", "catch_up_days"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, "c.toml", tc.toml)
+			_, err := LoadConfig(p)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
+				t.Errorf("err = %v, want it to name %q and the file", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigPartialFileKeepsDefaults(t *testing.T) {
+	p := writeFile(t, "c.toml", "[schedule]\ntimezone = \"Europe/Amsterdam\"\n[mail]\ntransport = \"file\"\n[mail.smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\n")
+	cfg, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Schedule.Cron != "0 6 * * *" || len(cfg.Renewal.OffsetsDays) != 6 || cfg.Location().String() != "Europe/Amsterdam" {
+		t.Errorf("defaults lost: %+v", cfg)
+	}
+	p = writeFile(t, "c.toml", "[renewal]\noffsets_days = [-30, 0]\nrecipient_roles = [\"Account admin\"]\n")
+	cfg, err = LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Renewal.OffsetsDays) != 2 || len(cfg.Renewal.RecipientRoles) != 1 {
+		t.Errorf("lists must replace the defaults: %+v", cfg.Renewal)
+	}
+}

@@ -1,0 +1,209 @@
+package renewal
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+//go:embed catalog.json
+var embeddedCatalog []byte
+
+// The solution areas of the catalog.
+var solutionAreas = []string{"Azure", "Business Applications", "Modern Work", "Security"}
+
+// ErrUnknownSpecialization is returned by Catalog.Lookup for a name the catalog does not know.
+var ErrUnknownSpecialization = errors.New("unknown specialization")
+
+// ErrNotASpecialization is returned by Catalog.Lookup for programmes that look like specializations but
+// have their own process (Azure Expert MSP).
+var ErrNotASpecialization = errors.New("not a specialization")
+
+// ErrUnknownDesignation is returned by Catalog.Designation for a name the catalog does not know.
+var ErrUnknownDesignation = errors.New("unknown Solutions Partner designation")
+
+// Designation is a Solutions Partner designation and the capability-score metrics it is judged on.
+type Designation struct {
+	Name    string   `json:"name"`
+	Aliases []string `json:"aliases,omitempty"`
+	Metrics []string `json:"metrics"`
+}
+
+// Specialization is one catalog entry.
+type Specialization struct {
+	Name         string     `json:"name"`
+	Area         string     `json:"area"`
+	Validation   Validation `json:"validation"`
+	Designations []string   `json:"designations"` // canonical designation names; any one qualifies
+	Aliases      []string   `json:"aliases,omitempty"`
+}
+
+type excluded struct {
+	Name    string   `json:"name"`
+	Aliases []string `json:"aliases,omitempty"`
+}
+
+// Catalog is the list of specializations and designations with name lookup.
+type Catalog struct {
+	specs        []*Specialization
+	designations []*Designation
+	byName       map[string]*Specialization
+	byDesig      map[string]*Designation
+	excluded     map[string]string
+}
+
+// NormalizeName folds case and runs of white space so that names compare as people mean them.
+func NormalizeName(s string) string {
+	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+}
+
+// DefaultCatalog returns the embedded catalog.
+func DefaultCatalog() *Catalog {
+	c, err := ParseCatalog(embeddedCatalog)
+	if err != nil {
+		panic(fmt.Sprintf("embedded catalog: %v", err)) // a build defect, caught by the tests
+	}
+	return c
+}
+
+// ParseCatalog reads a catalog in the JSON form of the embedded one and checks it.
+func ParseCatalog(data []byte) (*Catalog, error) {
+	var raw struct {
+		Designations    []*Designation    `json:"designations"`
+		Specializations []*Specialization `json:"specializations"`
+		Excluded        []excluded        `json:"excluded"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("parse catalog: %w", err)
+	}
+	c := &Catalog{
+		byName:   map[string]*Specialization{},
+		byDesig:  map[string]*Designation{},
+		excluded: map[string]string{},
+	}
+	for i, d := range raw.Designations {
+		if strings.TrimSpace(d.Name) == "" || len(d.Metrics) == 0 {
+			return nil, fmt.Errorf("catalog: designations[%d]: needs a name and at least one metric", i)
+		}
+		for _, n := range append([]string{d.Name}, d.Aliases...) {
+			k := NormalizeName(n)
+			if _, dup := c.byDesig[k]; dup {
+				return nil, fmt.Errorf("catalog: designations[%d]: name %q is used twice", i, n)
+			}
+			c.byDesig[k] = d
+		}
+		c.designations = append(c.designations, d)
+	}
+	for i, s := range raw.Specializations {
+		where := fmt.Sprintf("catalog: specializations[%d] (%q)", i, s.Name)
+		if strings.TrimSpace(s.Name) == "" {
+			return nil, fmt.Errorf("%s: name is empty", where)
+		}
+		if !slices.Contains(solutionAreas, s.Area) {
+			return nil, fmt.Errorf("%s: area %q is not one of %s", where, s.Area, strings.Join(solutionAreas, ", "))
+		}
+		if !s.Validation.Valid() {
+			return nil, fmt.Errorf("%s: validation %q is not audit, customer_references or none", where, s.Validation)
+		}
+		if len(s.Designations) == 0 {
+			return nil, fmt.Errorf("%s: lists no designation", where)
+		}
+		for j, dn := range s.Designations {
+			d, ok := c.byDesig[NormalizeName(dn)]
+			if !ok {
+				return nil, fmt.Errorf("%s: designations[%d]: %w %q", where, j, ErrUnknownDesignation, dn)
+			}
+			s.Designations[j] = d.Name
+		}
+		for _, n := range append([]string{s.Name}, s.Aliases...) {
+			k := NormalizeName(n)
+			if _, dup := c.byName[k]; dup {
+				return nil, fmt.Errorf("%s: name %q is used twice", where, n)
+			}
+			c.byName[k] = s
+		}
+		c.specs = append(c.specs, s)
+	}
+	for _, e := range raw.Excluded {
+		for _, n := range append([]string{e.Name}, e.Aliases...) {
+			c.excluded[NormalizeName(n)] = e.Name
+		}
+	}
+	return c, nil
+}
+
+// Specializations returns the canonical entries in catalog order.
+func (c *Catalog) Specializations() []*Specialization { return slices.Clone(c.specs) }
+
+// Designations returns the designations in catalog order.
+func (c *Catalog) Designations() []*Designation { return slices.Clone(c.designations) }
+
+// Lookup resolves a specialization name or alias, ignoring case and repeated spaces. An unknown name
+// gives an ErrUnknownSpecialization that suggests the closest catalog name; Azure Expert MSP gives
+// ErrNotASpecialization.
+func (c *Catalog) Lookup(name string) (*Specialization, error) {
+	k := NormalizeName(name)
+	if s, ok := c.byName[k]; ok {
+		return s, nil
+	}
+	if e, ok := c.excluded[k]; ok {
+		return nil, fmt.Errorf("%w: %s has its own renewal process and is not handled by renewald", ErrNotASpecialization, e)
+	}
+	if hint := c.closest(k); hint != "" {
+		return nil, fmt.Errorf("%w %q (did you mean %q?)", ErrUnknownSpecialization, name, hint)
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownSpecialization, name)
+}
+
+// Designation resolves a designation name or alias ("Modern Work", "Solutions Partner for Modern Work").
+func (c *Catalog) Designation(name string) (*Designation, error) {
+	if d, ok := c.byDesig[NormalizeName(name)]; ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownDesignation, name)
+}
+
+// closest returns the catalog name nearest to the normalised name k, or "" when nothing is close.
+func (c *Catalog) closest(k string) string {
+	if len(k) > 200 { // nothing in the catalog is that long; spare the quadratic distance
+		return ""
+	}
+	best, bestDist := "", -1
+	for n, s := range c.byName {
+		d := editDistance(k, n)
+		if bestDist < 0 || d < bestDist || (d == bestDist && s.Name < best) {
+			best, bestDist = s.Name, d
+		}
+	}
+	if bestDist < 0 || bestDist > max(3, len(k)/3) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, by runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
