@@ -180,8 +180,17 @@ func (c *Catalog) closest(k string) string {
 			best, bestDist = s.Name, d
 		}
 	}
-	if bestDist < 0 || bestDist > max(3, len(k)/3) {
-		return ""
+	if bestDist >= 0 && bestDist <= max(3, len(k)/3) {
+		return best
+	}
+	// Otherwise the shortest name that holds every word given ("Kubernetes on Azure").
+	words := strings.Fields(k)
+	best = ""
+	for n, s := range c.byName {
+		if len(words) > 0 && !slices.ContainsFunc(words, func(w string) bool { return !slices.Contains(strings.Fields(n), w) }) &&
+			(best == "" || len(s.Name) < len(best) || (len(s.Name) == len(best) && s.Name < best)) {
+			best = s.Name
+		}
 	}
 	return best
 }

@@ -83,6 +83,10 @@ type command struct {
 
 func (m *Main) commands() []command {
 	return []command{
+		{"import", "load partners from .json or .csv files (--dry-run validates only)", (*Main).cmdImport},
+		{"outbox", "list, show, retry or cancel outbox rows", (*Main).cmdOutbox},
+		{"schedule", "upcoming reminders and renewal windows", (*Main).cmdSchedule},
+		{"migrate", "apply database migrations", (*Main).cmdMigrate},
 		{"config", "config check: validate the configuration", (*Main).cmdConfig},
 		{"version", "print the version", (*Main).cmdVersion},
 	}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/renewald/renewald/importer"
+)
+
+// cmdImport runs "import [--dry-run] FILE...".
+func (m *Main) cmdImport(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("import")
+	dryRun := fs.Bool("dry-run", false, "validate only; write nothing")
+	files, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usageErrorf("usage: renewald import [--dry-run] FILE...")
+	}
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return err
+	}
+	cat, err := cfg.Catalog()
+	if err != nil {
+		return asUsage(err)
+	}
+	ds, err := importer.Importer{Catalog: cat}.Files(files...)
+	if errors.Is(err, importer.ErrInput) {
+		return asUsage(err)
+	}
+	if err != nil {
+		return asUsage(err) // an unreadable input file is an input error too
+	}
+	for _, w := range ds.Warnings {
+		m.logger.Warn(w)
+	}
+	if *dryRun {
+		fmt.Fprintf(m.Stdout, "dry run: %d rows, %d partners valid; nothing written\n", ds.Rows, len(ds.Partners))
+		return nil
+	}
+	db, err := m.openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := db.Import(ctx, ds.Partners, m.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "imported %d partners, %d users, %d enrollments (%d removed, %d queued reminders cancelled)\n",
+		res.Partners, res.Users, res.Enrollments, res.RemovedEnrollments, res.CancelledReminders)
+	return nil
+}

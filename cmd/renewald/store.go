@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/store"
+)
+
+// openStore opens the configured database.
+func (m *Main) openStore(ctx context.Context, cfg Config) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.Database.Path)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// today is the current date in the configured zone.
+func (m *Main) today(cfg Config) renewal.Date { return renewal.DateOf(m.Now(), cfg.Location()) }
+
+// dateFlag is a YYYY-MM-DD flag value.
+type dateFlag struct{ renewal.Date }
+
+func (f *dateFlag) String() string { return f.Date.String() }
+func (f *dateFlag) Set(s string) error {
+	d, err := renewal.ParseDate(s)
+	if err != nil {
+		return err
+	}
+	f.Date = d
+	return nil
+}
+
+var _ flag.Value = (*dateFlag)(nil)
+
+// cmdMigrate applies migrations and reports the schema version.
+func (m *Main) cmdMigrate(ctx context.Context, args []string) error {
+	if _, err := parseFlags(m.newFlagSet("migrate"), args); err != nil {
+		return err
+	}
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return err
+	}
+	db, err := m.openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintf(m.Stdout, "%s: schema version %d\n", cfg.Database.Path, v)
+	return nil
+}

@@ -1,0 +1,81 @@
+package importer
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+var (
+	usersHeader = []string{"partner_id", "partner_name", "email", "name", "roles"}
+	specsHeader = []string{"partner_id", "partner_name", "specialization", "attained_on"}
+)
+
+func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a byte-order mark from spreadsheet exports
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err == io.EOF {
+		return &InputError{File: file, Msg: "empty file"}
+	}
+	if err != nil {
+		return &InputError{File: file, Where: "line 1", Msg: csvMessage(err)}
+	}
+	for i := range header {
+		header[i] = strings.ToLower(strings.TrimSpace(header[i]))
+	}
+	var users bool
+	switch {
+	case slices.Equal(header, usersHeader):
+		users = true
+	case slices.Equal(header, specsHeader), slices.Equal(header, append(slices.Clone(specsHeader), "status")):
+	default:
+		return &InputError{File: file, Where: "line 1", Msg: fmt.Sprintf("header %q is neither %q (users) nor %q[,status] (specializations)",
+			strings.Join(header, ","), strings.Join(usersHeader, ","), strings.Join(specsHeader, ","))}
+	}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return nil
+		}
+		line, _ := r.FieldPos(0)
+		where := fmt.Sprintf("line %d", line)
+		if err != nil {
+			return &InputError{File: file, Where: where, Msg: csvMessage(err)}
+		}
+		if len(rec) != len(header) {
+			return &InputError{File: file, Where: where, Msg: fmt.Sprintf("%d fields, want %d", len(rec), len(header))}
+		}
+		ds.Rows++
+		e, err := ds.partner(file, where, strings.TrimSpace(rec[0]), rec[1])
+		if err != nil {
+			return err
+		}
+		if users {
+			if err := im.addUser(ds, e, file, where, rec[2], rec[3], strings.Split(rec[4], ";")); err != nil {
+				return err
+			}
+			continue
+		}
+		status := ""
+		if len(rec) == 5 {
+			status = rec[4]
+		}
+		if err := im.addEnrollment(e, file, where, rec[2], rec[3], status); err != nil {
+			return err
+		}
+	}
+}
+
+func csvMessage(err error) string {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,239 @@
+// Package importer reads partner data files (JSON and CSV, DESIGN.md §6), validates every row against
+// the catalog and the field rules, and merges them into one data set for the store. Any bad row fails
+// the whole import with an error naming the file, the line or JSON path, and the field.
+package importer
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/renewald/renewald/renewal"
+)
+
+// Limits on imported text, so hostile files cannot bloat the database or the emails.
+const (
+	MaxNameLen      = 256
+	MaxPartnerIDLen = 64
+	MaxEmailLen     = 254
+)
+
+// ErrInput marks every validation error, so callers can tell bad input from I/O failure.
+var ErrInput = errors.New("invalid input")
+
+// InputError is one bad field: where it is and what is wrong.
+type InputError struct {
+	File  string
+	Where string // "line 12" or "partners[3].users[0]"
+	Field string
+	Msg   string
+}
+
+func (e *InputError) Error() string {
+	s := e.File
+	if e.Where != "" {
+		s += ": " + e.Where
+	}
+	if e.Field != "" {
+		s += ": " + e.Field
+	}
+	return s + ": " + e.Msg
+}
+
+// Unwrap makes errors.Is(err, ErrInput) true.
+func (e *InputError) Unwrap() error { return ErrInput }
+
+// Dataset is the merged content of the imported files.
+type Dataset struct {
+	Partners []*renewal.Partner // in first-seen order
+	Warnings []string           // kept but worth a look, e.g. unknown roles
+	Rows     int                // data rows read
+	byID     map[string]*partnerEntry
+}
+
+type partnerEntry struct {
+	p        *renewal.Partner
+	nameAt   string
+	users    map[string]string // email → where first seen
+	enrolled map[string]string // spec|date → where first seen
+	scores   map[string]string // designation → where first seen
+}
+
+// Importer validates files against a catalog.
+type Importer struct {
+	Catalog *renewal.Catalog
+}
+
+// Files reads and merges files; the format is chosen by extension (.json, .csv).
+func (im Importer) Files(paths ...string) (*Dataset, error) {
+	ds := &Dataset{byID: map[string]*partnerEntry{}}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".json":
+			err = im.readJSON(ds, p, data)
+		case ".csv":
+			err = im.readCSV(ds, p, data)
+		default:
+			err = &InputError{File: p, Msg: "unknown file type (want .json or .csv)"}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
+}
+
+// partner returns the entry for id, checking the name agrees with earlier rows.
+func (ds *Dataset) partner(file, where, id, name string) (*partnerEntry, error) {
+	if err := checkPartnerID(id); err != nil {
+		return nil, &InputError{File: file, Where: where, Field: "partner_id", Msg: err.Error()}
+	}
+	if err := checkText(name, true); err != nil {
+		return nil, &InputError{File: file, Where: where, Field: "partner_name", Msg: err.Error()}
+	}
+	name = strings.TrimSpace(name)
+	at := file + ": " + where
+	e, ok := ds.byID[id]
+	if !ok {
+		e = &partnerEntry{p: &renewal.Partner{ID: id, Name: name}, nameAt: at,
+			users: map[string]string{}, enrolled: map[string]string{}, scores: map[string]string{}}
+		ds.byID[id] = e
+		ds.Partners = append(ds.Partners, e.p)
+		return e, nil
+	}
+	if e.p.Name != name {
+		return nil, &InputError{File: file, Where: where, Field: "partner_name",
+			Msg: fmt.Sprintf("partner %s is named %q here but %q at %s", id, name, e.p.Name, e.nameAt)}
+	}
+	return e, nil
+}
+
+func (im Importer) addUser(ds *Dataset, e *partnerEntry, file, where, email, name string, roles []string) error {
+	addr, err := checkEmail(email)
+	if err != nil {
+		return &InputError{File: file, Where: where, Field: "email", Msg: err.Error()}
+	}
+	if err := checkText(name, false); err != nil {
+		return &InputError{File: file, Where: where, Field: "name", Msg: err.Error()}
+	}
+	if first, dup := e.users[addr]; dup {
+		return &InputError{File: file, Where: where, Field: "email",
+			Msg: fmt.Sprintf("duplicate user %s of partner %s (first at %s)", addr, e.p.ID, first)}
+	}
+	var clean []string
+	for _, r := range roles {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		if err := checkText(r, true); err != nil {
+			return &InputError{File: file, Where: where, Field: "roles", Msg: err.Error()}
+		}
+		if !renewal.KnownRole(r) {
+			ds.Warnings = append(ds.Warnings, fmt.Sprintf("%s: %s: roles: unknown role %q kept as is", file, where, r))
+		}
+		if !slices.ContainsFunc(clean, func(c string) bool { return renewal.RoleKey(c) == renewal.RoleKey(r) }) {
+			clean = append(clean, r)
+		}
+	}
+	e.users[addr] = file + ": " + where
+	e.p.UsersGiven = true
+	e.p.Users = append(e.p.Users, renewal.User{Email: addr, Name: strings.TrimSpace(name), Roles: clean})
+	return nil
+}
+
+func (im Importer) addEnrollment(e *partnerEntry, file, where, spec, attained, status string) error {
+	s, err := im.Catalog.Lookup(spec)
+	if err != nil {
+		return &InputError{File: file, Where: where, Field: "specialization", Msg: err.Error()}
+	}
+	d, err := renewal.ParseDate(strings.TrimSpace(attained))
+	if err != nil {
+		return &InputError{File: file, Where: where, Field: "attained_on", Msg: err.Error()}
+	}
+	if d.Year() < 2000 || d.Year() > 2100 {
+		return &InputError{File: file, Where: where, Field: "attained_on", Msg: fmt.Sprintf("%s is outside 2000..2100", d)}
+	}
+	st := renewal.EnrollmentStatus(strings.ToLower(strings.TrimSpace(status)))
+	if st == "" {
+		st = renewal.StatusActive
+	}
+	if st != renewal.StatusActive && st != renewal.StatusRemoved {
+		return &InputError{File: file, Where: where, Field: "status", Msg: fmt.Sprintf("%q is not active or removed", status)}
+	}
+	key := s.Name + "|" + d.String()
+	if first, dup := e.enrolled[key]; dup {
+		return &InputError{File: file, Where: where, Field: "specialization",
+			Msg: fmt.Sprintf("duplicate enrollment %s attained %s for partner %s (first at %s)", s.Name, d, e.p.ID, first)}
+	}
+	e.enrolled[key] = file + ": " + where
+	e.p.Enrollments = append(e.p.Enrollments, renewal.Enrollment{PartnerID: e.p.ID, Specialization: s.Name, AttainedOn: d, Status: st})
+	return nil
+}
+
+// checkPartnerID accepts 1..64 printable characters without spaces.
+func checkPartnerID(id string) error {
+	if id == "" {
+		return errors.New("missing")
+	}
+	if len(id) > MaxPartnerIDLen {
+		return fmt.Errorf("longer than %d characters", MaxPartnerIDLen)
+	}
+	if !utf8.ValidString(id) {
+		return errors.New("not valid UTF-8")
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return fmt.Errorf("%q holds a space or control character", id)
+		}
+	}
+	return nil
+}
+
+// checkText accepts valid UTF-8 without control characters, at most MaxNameLen bytes.
+func checkText(s string, required bool) error {
+	if required && strings.TrimSpace(s) == "" {
+		return errors.New("missing")
+	}
+	if len(s) > MaxNameLen {
+		return fmt.Errorf("longer than %d bytes", MaxNameLen)
+	}
+	if !utf8.ValidString(s) {
+		return errors.New("not valid UTF-8")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%q holds a control character (line breaks are not allowed)", s)
+		}
+	}
+	return nil
+}
+
+// checkEmail accepts one bare address and returns it lower-cased.
+func checkEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", errors.New("missing")
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return "", errors.New("holds a line break")
+	}
+	if len(s) > MaxEmailLen || !utf8.ValidString(s) {
+		return "", fmt.Errorf("%.40q is not a valid email address", s)
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
+		return "", fmt.Errorf("%q is not a valid email address", s)
+	}
+	return strings.ToLower(s), nil
+}

@@ -1,0 +1,71 @@
+package renewal
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// EnrollmentStatus is whether a partner still holds a specialization (R1).
+type EnrollmentStatus string
+
+// Enrollment statuses.
+const (
+	StatusActive  EnrollmentStatus = "active"
+	StatusRemoved EnrollmentStatus = "removed"
+)
+
+// Partner is one partner organisation as imported.
+type Partner struct {
+	ID          string
+	Name        string
+	Users       []User // replaces the stored users when UsersGiven
+	UsersGiven  bool
+	Enrollments []Enrollment
+	Scores      []CapabilityScore
+	ScoresGiven bool
+}
+
+// User is one person of a partner with their roles as imported.
+type User struct {
+	Email string
+	Name  string
+	Roles []string
+}
+
+// Enrollment is a partner's hold of a specialization from AttainedOn (R1).
+type Enrollment struct {
+	ID             int64 // store id; 0 before it is stored
+	PartnerID      string
+	Specialization string // canonical catalog name
+	AttainedOn     Date
+	Status         EnrollmentStatus
+}
+
+// Reminder is one queued email with everything needed to write it: the outbox row and the renewal it
+// is about.
+type Reminder struct {
+	OutboxID       int64
+	PartnerID      string
+	PartnerName    string
+	Specialization string
+	AttainedOn     Date
+	Milestone      Milestone
+	Recipient      string
+	RecipientName  string
+	MessageID      string
+	Attempts       int // attempts so far, this one included once claimed
+	Scores         []CapabilityScore
+}
+
+// MessageID returns the stable Message-ID of the reminder keyed by (enrollment, anniversary, offset,
+// recipient): a repeat after a crash carries the same one.
+func MessageID(enrollmentID int64, anniversary Date, offset int, recipient, domain string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(recipient)))
+	if domain == "" {
+		domain = "renewald.invalid"
+	}
+	return fmt.Sprintf("<renewal.%d.%s.%+d.%s@%s>", enrollmentID, strings.ReplaceAll(anniversary.String(), "-", ""),
+		offset, hex.EncodeToString(h[:6]), domain)
+}

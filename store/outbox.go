@@ -1,0 +1,425 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/renewald/renewald/renewal"
+)
+
+// Outbox statuses (DESIGN.md §3).
+const (
+	StatusPending      = "pending"
+	StatusSending      = "sending"
+	StatusSent         = "sent"
+	StatusFailed       = "failed"
+	StatusSkipped      = "skipped"
+	StatusSuperseded   = "superseded"
+	StatusCancelled    = "cancelled"
+	StatusNoRecipients = "no_recipients"
+)
+
+// Statuses lists every outbox status.
+var Statuses = []string{StatusPending, StatusSending, StatusSent, StatusFailed, StatusSkipped,
+	StatusSuperseded, StatusCancelled, StatusNoRecipients}
+
+// ErrNotFound is returned for an outbox id that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrWrongState is returned when an operator action does not apply to the row's status.
+var ErrWrongState = errors.New("not allowed in this state")
+
+// OutboxRow is one outbox row as operators see it (the `outbox list --json` contract).
+type OutboxRow struct {
+	ID               int64   `db:"id" json:"id"`
+	PartnerID        string  `db:"partner_id" json:"partner_id"`
+	PartnerName      string  `db:"partner_name" json:"partner_name"`
+	Specialization   string  `db:"specialization" json:"specialization"`
+	AttainedOn       string  `db:"attained_on" json:"attained_on"`
+	AnniversaryOn    string  `db:"anniversary_on" json:"anniversary_on"`
+	RenewalYear      int     `db:"renewal_year" json:"renewal_year"`
+	ManualValidation string  `db:"manual_validation" json:"manual_validation"`
+	OffsetDays       int     `db:"offset_days" json:"offset_days"`
+	DueOn            string  `db:"due_on" json:"due_on"`
+	Recipient        *string `db:"recipient" json:"recipient"`
+	Status           string  `db:"status" json:"status"`
+	Attempts         int     `db:"attempts" json:"attempts"`
+	NextAttemptAt    *string `db:"next_attempt_at" json:"next_attempt_at"`
+	LastError        *string `db:"last_error" json:"last_error"`
+	Subject          *string `db:"subject" json:"subject"`
+	MessageID        string  `db:"message_id" json:"message_id"`
+	CreatedAt        string  `db:"created_at" json:"created_at"`
+	SentAt           *string `db:"sent_at" json:"sent_at"`
+	EnrollmentID     int64   `db:"enrollment_id" json:"enrollment_id"`
+	LeaseUntil       *string `db:"lease_until" json:"lease_until"`
+	UpdatedAt        string  `db:"updated_at" json:"updated_at"`
+}
+
+const rowColumns = `o.id, e.partner_id, p.name AS partner_name, e.specialization, e.attained_on, o.anniversary_on,
+	o.renewal_year, o.manual_validation, o.offset_days, o.due_on, nullif(o.recipient, '') AS recipient, o.status,
+	o.attempts, o.next_attempt_at, o.last_error, o.subject, o.message_id, o.created_at, o.sent_at,
+	o.enrollment_id, o.lease_until, o.updated_at`
+
+const rowFrom = ` FROM outbox o JOIN enrollments e ON e.id = o.enrollment_id JOIN partners p ON p.id = e.partner_id`
+
+// Filter selects outbox rows; zero fields do not filter.
+type Filter struct {
+	Status    string
+	PartnerID string
+	DueFrom   renewal.Date
+	DueTo     renewal.Date
+	Limit     int
+}
+
+// List returns the rows matching f, by due date then id.
+func (s *DB) List(ctx context.Context, f Filter) ([]OutboxRow, error) {
+	var where []string
+	var args []any
+	if f.Status != "" {
+		where, args = append(where, "o.status = ?"), append(args, f.Status)
+	}
+	if f.PartnerID != "" {
+		where, args = append(where, "e.partner_id = ?"), append(args, f.PartnerID)
+	}
+	if !f.DueFrom.IsZero() {
+		where, args = append(where, "o.due_on >= ?"), append(args, f.DueFrom.String())
+	}
+	if !f.DueTo.IsZero() {
+		where, args = append(where, "o.due_on <= ?"), append(args, f.DueTo.String())
+	}
+	q := "SELECT " + rowColumns + rowFrom
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY o.due_on, o.id"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	rows := []OutboxRow{}
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return rows, nil
+}
+
+// Get returns one outbox row.
+func (s *DB) Get(ctx context.Context, id int64) (OutboxRow, error) {
+	var r OutboxRow
+	err := s.db.GetContext(ctx, &r, "SELECT "+rowColumns+rowFrom+" WHERE o.id = ?", id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("outbox row %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("outbox row %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// CountByStatus returns the number of rows in each status (every status present, zero included).
+func (s *DB) CountByStatus(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		Status string `db:"status"`
+		N      int    `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT status, count(*) AS n FROM outbox GROUP BY status`); err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	out := map[string]int{}
+	for _, st := range Statuses {
+		out[st] = 0
+	}
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}
+
+// OldestPendingDue returns the earliest due date of a pending row; ok is false when none is pending.
+func (s *DB) OldestPendingDue(ctx context.Context) (d renewal.Date, ok bool, err error) {
+	var v sql.NullString
+	if err := s.db.GetContext(ctx, &v, `SELECT min(due_on) FROM outbox WHERE status IN ('pending', 'sending')`); err != nil {
+		return d, false, fmt.Errorf("oldest pending: %w", err)
+	}
+	if !v.Valid {
+		return d, false, nil
+	}
+	d, err = renewal.ParseDate(v.String)
+	return d, err == nil, err
+}
+
+// Retry puts a failed or cancelled row back to pending with a fresh attempt budget.
+func (s *DB) Retry(ctx context.Context, id int64, now time.Time) error {
+	return s.changeStatus(ctx, id, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL,
+		lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('failed', 'cancelled')`, "failed or cancelled", now)
+}
+
+// RetryFailed puts every failed row back to pending and returns how many.
+func (s *DB) RetryFailed(ctx context.Context, now time.Time) (int, error) {
+	r, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL,
+		lease_until = NULL, updated_at = ? WHERE status = 'failed'`, formatTime(now))
+	if err != nil {
+		return 0, fmt.Errorf("retry failed: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	return int(n), nil
+}
+
+// Cancel cancels a pending or failed row.
+func (s *DB) Cancel(ctx context.Context, id int64, now time.Time) error {
+	return s.changeStatus(ctx, id, `UPDATE outbox SET status = 'cancelled', last_error = 'cancelled by operator',
+		next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status IN ('pending', 'failed', 'no_recipients')`,
+		"pending, failed or no_recipients", now)
+}
+
+func (s *DB) changeStatus(ctx context.Context, id int64, q, allowed string, now time.Time) error {
+	r, err := s.db.ExecContext(ctx, q, formatTime(now), id)
+	if err != nil {
+		return fmt.Errorf("outbox row %d: %w", id, err)
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		return nil
+	}
+	row, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("outbox row %d is %s, want %s: %w", id, row.Status, allowed, ErrWrongState)
+}
+
+// Outbox is the delivery side of the store: claims with a lease and marks results. It carries the
+// recipient roles and lease length so delivery needs no store types.
+type Outbox struct {
+	DB       *DB
+	RoleKeys []string      // renewal.RoleKey forms of the recipient roles
+	Lease    time.Duration // how long a claim holds before it may be claimed again
+}
+
+type claimRow struct {
+	ID               int64          `db:"id"`
+	EnrollmentID     int64          `db:"enrollment_id"`
+	EnrollmentStatus string         `db:"enrollment_status"`
+	PartnerID        string         `db:"partner_id"`
+	PartnerName      string         `db:"partner_name"`
+	Specialization   string         `db:"specialization"`
+	AttainedOn       string         `db:"attained_on"`
+	AnniversaryOn    string         `db:"anniversary_on"`
+	RenewalYear      int            `db:"renewal_year"`
+	ManualValidation string         `db:"manual_validation"`
+	OffsetDays       int            `db:"offset_days"`
+	DueOn            string         `db:"due_on"`
+	Recipient        string         `db:"recipient"`
+	RecipientName    sql.NullString `db:"recipient_name"`
+	HoldsRole        bool           `db:"holds_role"`
+	MessageID        string         `db:"message_id"`
+	Attempts         int            `db:"attempts"`
+}
+
+// Claim takes up to limit rows that are due for delivery — pending and past next_attempt_at, or
+// sending with an expired lease (a crashed delivery) — in one transaction. Each is re-checked first:
+// a row whose enrollment was removed, or whose recipient no longer holds a recipient role, is
+// cancelled instead (R1, R8). The rest become sending with a lease and one more attempt. rules gives
+// the renewal figures for the reminder's window dates.
+func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, rules renewal.Rules) ([]renewal.Reminder, error) {
+	ts := formatTime(now)
+	var out []renewal.Reminder
+	err := o.DB.inTx(ctx, func(tx *sqlx.Tx) error {
+		var ids []int64
+		if err := tx.SelectContext(ctx, &ids, `SELECT id FROM outbox
+			WHERE (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
+			   OR (status = 'sending' AND lease_until <= ?)
+			ORDER BY due_on, id LIMIT ?`, ts, ts, limit); err != nil {
+			return fmt.Errorf("select due: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		q, args, err := sqlx.In(`SELECT o.id, o.enrollment_id, e.status AS enrollment_status, e.partner_id,
+			p.name AS partner_name, e.specialization, e.attained_on, o.anniversary_on, o.renewal_year,
+			o.manual_validation, o.offset_days, o.due_on, o.recipient, u.name AS recipient_name,
+			EXISTS (SELECT 1 FROM user_roles r WHERE r.partner_id = e.partner_id AND r.email = o.recipient
+				AND r.role_key IN (?)) AS holds_role,
+			o.message_id, o.attempts
+			FROM outbox o JOIN enrollments e ON e.id = o.enrollment_id JOIN partners p ON p.id = e.partner_id
+			LEFT JOIN users u ON u.partner_id = e.partner_id AND u.email = o.recipient
+			WHERE o.id IN (?) ORDER BY o.due_on, o.id`, o.RoleKeys, ids)
+		if err != nil {
+			return err
+		}
+		var rows []claimRow
+		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+			return fmt.Errorf("load claimed: %w", err)
+		}
+		cancel, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'cancelled', last_error = ?,
+			lease_until = NULL, updated_at = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer cancel.Close()
+		claim, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'sending', lease_until = ?,
+			attempts = attempts + 1, updated_at = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer claim.Close()
+		lease := formatTime(now.Add(o.Lease))
+		partners := map[string]bool{}
+		for _, r := range rows {
+			reason := ""
+			switch {
+			case r.EnrollmentStatus != string(renewal.StatusActive):
+				reason = "enrollment removed"
+			case !r.HoldsRole:
+				reason = "recipient no longer holds a recipient role"
+			}
+			if reason != "" {
+				if _, err := cancel.ExecContext(ctx, reason, ts, r.ID); err != nil {
+					return fmt.Errorf("cancel %d: %w", r.ID, err)
+				}
+				continue
+			}
+			if _, err := claim.ExecContext(ctx, lease, ts, r.ID); err != nil {
+				return fmt.Errorf("claim %d: %w", r.ID, err)
+			}
+			rem, err := r.reminder(rules)
+			if err != nil {
+				return err
+			}
+			out = append(out, rem)
+			partners[r.PartnerID] = true
+		}
+		scores, err := loadScores(ctx, tx, partners)
+		if err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].Scores = scores[out[i].PartnerID]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return out, nil
+}
+
+func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {
+	attained, err1 := renewal.ParseDate(r.AttainedOn)
+	ann, err2 := renewal.ParseDate(r.AnniversaryOn)
+	due, err3 := renewal.ParseDate(r.DueOn)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return renewal.Reminder{}, fmt.Errorf("outbox row %d: %w", r.ID, err)
+	}
+	return renewal.Reminder{
+		OutboxID:       r.ID,
+		PartnerID:      r.PartnerID,
+		PartnerName:    r.PartnerName,
+		Specialization: r.Specialization,
+		AttainedOn:     attained,
+		Milestone: renewal.Milestone{
+			Renewal: renewal.Renewal{
+				Anniversary:      ann,
+				Year:             r.RenewalYear,
+				ManualValidation: renewal.Validation(r.ManualValidation),
+				WindowOpens:      ann.AddDays(-rules.WindowOpensDaysBefore),
+				WindowCloses:     ann,
+				GraceEnds:        ann.AddDays(rules.GracePeriodDays),
+			},
+			Offset: r.OffsetDays,
+			DueOn:  due,
+		},
+		Recipient:     r.Recipient,
+		RecipientName: r.RecipientName.String,
+		MessageID:     r.MessageID,
+		Attempts:      r.Attempts + 1,
+	}, nil
+}
+
+// loadScores reads the capability scores of the given partners.
+func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]bool) (map[string][]renewal.CapabilityScore, error) {
+	out := map[string][]renewal.CapabilityScore{}
+	if len(partners) == 0 {
+		return out, nil
+	}
+	ids := make([]string, 0, len(partners))
+	for id := range partners {
+		ids = append(ids, id)
+	}
+	query, args, err := sqlx.In(`SELECT partner_id, designation, enterprise, smb FROM capability_scores
+		WHERE partner_id IN (?) ORDER BY partner_id, designation`, ids)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		PartnerID   string         `db:"partner_id"`
+		Designation string         `db:"designation"`
+		Enterprise  sql.NullString `db:"enterprise"`
+		SMB         sql.NullString `db:"smb"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("load scores: %w", err)
+	}
+	for _, r := range rows {
+		sc := renewal.CapabilityScore{Designation: r.Designation}
+		for _, f := range []struct {
+			src sql.NullString
+			dst *map[string]int
+		}{{r.Enterprise, &sc.Enterprise}, {r.SMB, &sc.SMB}} {
+			if f.src.Valid {
+				if err := json.Unmarshal([]byte(f.src.String), f.dst); err != nil {
+					return nil, fmt.Errorf("scores of %s: %w", r.PartnerID, err)
+				}
+			}
+		}
+		out[r.PartnerID] = append(out[r.PartnerID], sc)
+	}
+	return out, nil
+}
+
+// Scores returns one partner's capability scores.
+func (s *DB) Scores(ctx context.Context, partnerID string) ([]renewal.CapabilityScore, error) {
+	m, err := loadScores(ctx, s.db, map[string]bool{partnerID: true})
+	return m[partnerID], err
+}
+
+// MarkSent records a delivered message.
+func (o *Outbox) MarkSent(ctx context.Context, id int64, now time.Time, subject string) error {
+	ts := formatTime(now)
+	return o.mark(ctx, id, `UPDATE outbox SET status = 'sent', sent_at = ?, subject = ?, last_error = NULL,
+		lease_until = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
+		ts, nullString(subject), ts, id)
+}
+
+// MarkRetry returns a row to pending after a temporary failure, to be tried again at next.
+func (o *Outbox) MarkRetry(ctx context.Context, id int64, now, next time.Time, reason string) error {
+	return o.mark(ctx, id, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,
+		lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
+		formatTime(next), reason, formatTime(now), id)
+}
+
+// MarkFailed records a permanent failure (or the last allowed attempt failing).
+func (o *Outbox) MarkFailed(ctx context.Context, id int64, now time.Time, reason string) error {
+	return o.mark(ctx, id, `UPDATE outbox SET status = 'failed', last_error = ?, lease_until = NULL,
+		next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, formatTime(now), id)
+}
+
+// ErrLeaseLost is returned by a mark when the row is no longer claimed (its lease expired and another
+// delivery took it, or an operator acted on it).
+var ErrLeaseLost = errors.New("claim lost")
+
+func (o *Outbox) mark(ctx context.Context, id int64, q string, args ...any) error {
+	r, err := o.DB.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("mark outbox row %d: %w", id, err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("mark outbox row %d: %w", id, ErrLeaseLost)
+	}
+	return nil
+}

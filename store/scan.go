@@ -1,0 +1,222 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/renewald/renewald/renewal"
+)
+
+// DueEnrollment is an active enrollment returned by a scan query.
+type DueEnrollment struct {
+	ID             int64  `db:"id"`
+	PartnerID      string `db:"partner_id"`
+	Specialization string `db:"specialization"`
+	AttainedOn     string `db:"attained_on"`
+}
+
+// dueQuery reads one page of active enrollments with one anniversary month-day, through the
+// enrollments_due index.
+const dueQuery = `SELECT id, partner_id, specialization, attained_on FROM enrollments
+	WHERE status = 'active' AND anniversary_md = ? AND id > ? ORDER BY id LIMIT ?`
+
+// DueEnrollments returns up to limit active enrollments whose attainment month-day is monthDay and
+// whose id is above afterID, in id order: one page of a scan.
+func (s *DB) DueEnrollments(ctx context.Context, monthDay string, afterID int64, limit int) ([]DueEnrollment, error) {
+	var out []DueEnrollment
+	if err := s.db.SelectContext(ctx, &out, dueQuery, monthDay, afterID, limit); err != nil {
+		return nil, fmt.Errorf("due enrollments %s: %w", monthDay, err)
+	}
+	return out, nil
+}
+
+// ExplainDueQuery returns SQLite's query plan for the scan query, for tests that pin the index.
+func (s *DB) ExplainDueQuery(ctx context.Context) (string, error) {
+	rows, err := s.db.QueryxContext(ctx, "EXPLAIN QUERY PLAN "+dueQuery, "02-28", 0, 100)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var plan string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		plan += detail + "\n"
+	}
+	return plan, rows.Err()
+}
+
+// Recipient is a user who holds a recipient role.
+type Recipient struct {
+	PartnerID string `db:"partner_id"`
+	Email     string `db:"email"`
+	Name      string `db:"name"`
+}
+
+// Recipients returns, per partner, the users holding any of roleKeys (renewal.RoleKey forms), each
+// address once, in email order.
+func (s *DB) Recipients(ctx context.Context, partnerIDs []string, roleKeys []string) (map[string][]Recipient, error) {
+	out := map[string][]Recipient{}
+	const chunk = 500
+	for start := 0; start < len(partnerIDs); start += chunk {
+		ids := partnerIDs[start:min(start+chunk, len(partnerIDs))]
+		q, args, err := sqlx.In(`SELECT DISTINCT u.partner_id, u.email, u.name FROM user_roles r
+			JOIN users u ON u.partner_id = r.partner_id AND u.email = r.email
+			WHERE r.partner_id IN (?) AND r.role_key IN (?) ORDER BY u.partner_id, u.email`, ids, roleKeys)
+		if err != nil {
+			return nil, fmt.Errorf("recipients: %w", err)
+		}
+		var rows []Recipient
+		if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+			return nil, fmt.Errorf("recipients: %w", err)
+		}
+		for _, r := range rows {
+			out[r.PartnerID] = append(out[r.PartnerID], r)
+		}
+	}
+	return out, nil
+}
+
+// LastScanned returns the last date a tick scanned; ok is false before the first tick.
+func (s *DB) LastScanned(ctx context.Context) (d renewal.Date, ok bool, err error) {
+	var v string
+	err = s.db.GetContext(ctx, &v, `SELECT last_scanned_on FROM scan_state WHERE id = 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return renewal.Date{}, false, nil
+	}
+	if err != nil {
+		return renewal.Date{}, false, fmt.Errorf("last scanned date: %w", err)
+	}
+	d, err = renewal.ParseDate(v)
+	if err != nil {
+		return renewal.Date{}, false, fmt.Errorf("last scanned date: %w", err)
+	}
+	return d, true, nil
+}
+
+// OutboxItem is one reminder to queue.
+type OutboxItem struct {
+	EnrollmentID int64
+	Milestone    renewal.Milestone
+	Recipient    string // "" for a no_recipients record
+	Status       string // pending, superseded, skipped or no_recipients
+	Subject      string
+	MessageID    string
+}
+
+// EnqueueStats counts what an enqueue did.
+type EnqueueStats struct {
+	Queued       int // new pending rows
+	Superseded   int // rows recorded superseded plus pending rows a later reminder replaced
+	NoRecipients int
+	Skipped      int
+	Existing     int // keys already in the outbox: nothing done (R10)
+}
+
+// Add sums two stats.
+func (a *EnqueueStats) Add(b EnqueueStats) {
+	a.Queued += b.Queued
+	a.Superseded += b.Superseded
+	a.NoRecipients += b.NoRecipients
+	a.Skipped += b.Skipped
+	a.Existing += b.Existing
+}
+
+// Enqueue inserts items in one transaction. A key already present is left alone (R10). A new pending
+// row supersedes the same recipient's still-pending earlier reminders of the same anniversary (R11).
+// When scannedThrough is not zero, the scan state is advanced to it in the same transaction, so a
+// crash never leaves a half-recorded scan.
+func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time, scannedThrough renewal.Date) (EnqueueStats, error) {
+	var st EnqueueStats
+	ts := formatTime(now)
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ins, err := tx.PreparexContext(ctx, `INSERT INTO outbox (enrollment_id, anniversary_on, renewal_year,
+			manual_validation, offset_days, due_on, recipient, status, subject, message_id, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (enrollment_id, anniversary_on, recipient, offset_days) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		sup, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'superseded', updated_at = ?
+			WHERE enrollment_id = ? AND anniversary_on = ? AND recipient = ? AND offset_days < ? AND status = 'pending'`)
+		if err != nil {
+			return err
+		}
+		defer sup.Close()
+		for _, it := range items {
+			m := it.Milestone
+			ann := m.Anniversary.String()
+			r, err := ins.ExecContext(ctx, it.EnrollmentID, ann, m.Year, string(m.ManualValidation), m.Offset,
+				m.DueOn.String(), it.Recipient, it.Status, nullString(it.Subject), it.MessageID, ts, ts)
+			if err != nil {
+				return fmt.Errorf("enrollment %d offset %d: %w", it.EnrollmentID, m.Offset, err)
+			}
+			if n, _ := r.RowsAffected(); n == 0 {
+				st.Existing++
+				continue
+			}
+			switch it.Status {
+			case "pending":
+				st.Queued++
+				r, err := sup.ExecContext(ctx, ts, it.EnrollmentID, ann, it.Recipient, m.Offset)
+				if err != nil {
+					return fmt.Errorf("supersede: %w", err)
+				}
+				n, _ := r.RowsAffected()
+				st.Superseded += int(n)
+			case "superseded":
+				st.Superseded++
+			case "no_recipients":
+				st.NoRecipients++
+			case "skipped":
+				st.Skipped++
+			}
+		}
+		if !scannedThrough.IsZero() {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)
+				ON CONFLICT (id) DO UPDATE SET last_scanned_on = max(last_scanned_on, excluded.last_scanned_on)`,
+				scannedThrough.String()); err != nil {
+				return fmt.Errorf("record scanned date: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return EnqueueStats{}, fmt.Errorf("enqueue: %w", err)
+	}
+	return st, nil
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// EnrollmentInfo is an enrollment with its partner's name, for the schedule view.
+type EnrollmentInfo struct {
+	ID             int64  `db:"id"`
+	PartnerID      string `db:"partner_id"`
+	PartnerName    string `db:"partner_name"`
+	Specialization string `db:"specialization"`
+	AttainedOn     string `db:"attained_on"`
+	Status         string `db:"status"`
+}
+
+// Enrollments returns up to limit enrollments with id above afterID, of one partner when partnerID
+// is not empty, active only unless all is set.
+func (s *DB) Enrollments(ctx context.Context, partnerID string, all bool, afterID int64, limit int) ([]EnrollmentInfo, error) {
+	var out []EnrollmentInfo
+	err := s.db.SelectContext(ctx, &out, `SELECT e.id, e.partner_id, p.name AS partner_name, e.specialization,
+		e.attained_on, e.status FROM enrollments e JOIN partners p ON p.id = e.partner_id
+		WHERE (? = '' OR e.partner_id = ?) AND (? OR e.status = 'active') AND e.id > ?
+		ORDER BY e.id LIMIT ?`, partnerID, partnerID, all, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("enrollments: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,375 @@
+package store
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renewald/renewald/renewal"
+)
+
+var (
+	ctx = context.Background()
+	t0  = time.Date(2026, 1, 20, 6, 0, 0, 0, time.UTC)
+	d   = renewal.MustParseDate
+)
+
+// MustOpenDB opens a fresh database file in a temporary directory and closes it after the test.
+func MustOpenDB(tb testing.TB) *DB {
+	tb.Helper()
+	db, err := Open(context.Background(), filepath.Join(tb.TempDir(), "renewald.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func samplePartners() []*renewal.Partner {
+	return []*renewal.Partner{{
+		ID: "4761234", Name: "Contoso Ltd", UsersGiven: true,
+		Users: []renewal.User{
+			{Email: "ada@contoso.example", Name: "Ada", Roles: []string{"Global admin", "MPN Partner Admin"}},
+			{Email: "bob@contoso.example", Name: "Bob", Roles: []string{"Referrals admin"}},
+		},
+		Enrollments: []renewal.Enrollment{
+			{Specialization: "Kubernetes on Microsoft Azure", AttainedOn: d("2023-05-20"), Status: renewal.StatusActive},
+			{Specialization: "Threat Protection", AttainedOn: d("2024-02-29"), Status: renewal.StatusActive},
+		},
+		ScoresGiven: true,
+		Scores: []renewal.CapabilityScore{{Designation: "Solutions Partner for Security",
+			Enterprise: map[string]int{"performance": 40, "skilling_intermediate": 10, "skilling_advanced": 10, "customer_success": 10}}},
+	}}
+}
+
+func TestOpenCreatesPrivateFileAndMigrates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, err %v", fi.Mode(), err)
+	}
+	v, err := db.SchemaVersion(ctx)
+	if err != nil || v != 1 {
+		t.Fatalf("schema version %d, %v", v, err)
+	}
+	var mode string
+	if err := db.db.Get(&mode, "PRAGMA journal_mode"); err != nil || mode != "wal" {
+		t.Errorf("journal mode %q %v", mode, err)
+	}
+	var fk int
+	if err := db.db.Get(&fk, "PRAGMA foreign_keys"); err != nil || fk != 1 {
+		t.Errorf("foreign keys %d %v", fk, err)
+	}
+	db.Close()
+	// Reopening applies nothing twice.
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	db.db.Get(&n, "SELECT count(*) FROM schema_migrations")
+	if n != 1 {
+		t.Errorf("%d migrations recorded", n)
+	}
+}
+
+// dump returns every table's content in a stable order, for comparing databases.
+func dump(t *testing.T, db *DB) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range []string{
+		"SELECT id || '|' || name FROM partners ORDER BY id",
+		"SELECT partner_id || '|' || email || '|' || name FROM users ORDER BY 1",
+		"SELECT partner_id || '|' || email || '|' || role_key FROM user_roles ORDER BY 1",
+		"SELECT partner_id || '|' || specialization || '|' || attained_on || '|' || anniversary_md || '|' || status FROM enrollments ORDER BY 1",
+		"SELECT partner_id || '|' || designation || '|' || coalesce(enterprise, '-') || '|' || coalesce(smb, '-') FROM capability_scores ORDER BY 1",
+		"SELECT enrollment_id || '|' || offset_days || '|' || recipient || '|' || status FROM outbox ORDER BY 1",
+	} {
+		var rows []string
+		if err := db.db.Select(&rows, q); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(strings.Join(rows, "\n") + "\n--\n")
+	}
+	return b.String()
+}
+
+func TestImportTwiceChangesNothing(t *testing.T) {
+	db := MustOpenDB(t)
+	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, db)
+	if _, err := db.Import(ctx, samplePartners(), t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if after := dump(t, db); after != before {
+		t.Errorf("second import changed the database:\n%s\nvs\n%s", before, after)
+	}
+	if !strings.Contains(before, "4761234|ada@contoso.example|mpn partner admin") {
+		t.Errorf("roles not keyed: %s", before)
+	}
+}
+
+func TestImportReplacesUsersAndRemovesEnrollment(t *testing.T) {
+	db := MustOpenDB(t)
+	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+		t.Fatal(err)
+	}
+	enqueueSample(t, db)
+	p := samplePartners()
+	p[0].Users = p[0].Users[:1]
+	p[0].Enrollments[0].Status = renewal.StatusRemoved
+	res, err := db.Import(ctx, p, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RemovedEnrollments != 1 || res.CancelledReminders != 1 {
+		t.Errorf("result %+v", res)
+	}
+	out := dump(t, db)
+	if strings.Contains(out, "bob@") {
+		t.Errorf("user list not replaced: %s", out)
+	}
+	rows, _ := db.List(ctx, Filter{})
+	if len(rows) != 1 || rows[0].Status != StatusCancelled || *rows[0].LastError != "enrollment removed" {
+		t.Errorf("rows %+v", rows)
+	}
+}
+
+func TestImportRollsBackOnError(t *testing.T) {
+	db := MustOpenDB(t)
+	p := samplePartners()
+	// A second partner whose enrollment violates the status check: the whole import must roll back.
+	p = append(p, &renewal.Partner{ID: "2", Name: "Bad", Enrollments: []renewal.Enrollment{
+		{Specialization: "Finance", AttainedOn: d("2023-01-01"), Status: "paused"}}})
+	if _, err := db.Import(ctx, p, t0); err == nil {
+		t.Fatal("import succeeded")
+	}
+	if out := dump(t, db); strings.Trim(out, "-\n") != "" {
+		t.Errorf("partial write: %q", out)
+	}
+}
+
+// enqueueSample queues one pending reminder for the first enrollment and returns it.
+func enqueueSample(t *testing.T, db *DB) OutboxItem {
+	t.Helper()
+	ms := renewal.DefaultRules().Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-01-20"), d("2026-01-20"))
+	it := OutboxItem{EnrollmentID: 1, Milestone: ms[0], Recipient: "ada@contoso.example", Status: StatusPending,
+		MessageID: renewal.MessageID(1, ms[0].Anniversary, ms[0].Offset, "ada@contoso.example", "example.com")}
+	st, err := db.Enqueue(ctx, []OutboxItem{it}, t0, renewal.Date{})
+	if err != nil || st.Queued != 1 {
+		t.Fatalf("enqueue: %+v %v", st, err)
+	}
+	return it
+}
+
+func TestEnqueueIsIdempotent(t *testing.T) {
+	db := MustOpenDB(t)
+	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+		t.Fatal(err)
+	}
+	it := enqueueSample(t, db)
+	noRcpt := it
+	noRcpt.Recipient, noRcpt.Status = "", StatusNoRecipients
+	for i := 0; i < 2; i++ {
+		st, err := db.Enqueue(ctx, []OutboxItem{it, noRcpt}, t0, renewal.Date{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := EnqueueStats{Existing: 1, NoRecipients: 1}
+		if i == 1 {
+			want = EnqueueStats{Existing: 2}
+		}
+		if st != want {
+			t.Errorf("round %d: %+v, want %+v", i, st, want)
+		}
+	}
+	rows, _ := db.List(ctx, Filter{})
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want 2", len(rows))
+	}
+	var nulls int
+	for _, r := range rows {
+		if r.Recipient == nil {
+			nulls++
+		}
+	}
+	if nulls != 1 {
+		t.Errorf("no_recipients row should list a null recipient: %+v", rows)
+	}
+}
+
+func TestEnqueueSupersedesPending(t *testing.T) {
+	db := MustOpenDB(t)
+	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+		t.Fatal(err)
+	}
+	first := enqueueSample(t, db) // -120
+	ms := renewal.DefaultRules().Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-02-19"), d("2026-02-19"))
+	later := OutboxItem{EnrollmentID: 1, Milestone: ms[0], Recipient: first.Recipient, Status: StatusPending, MessageID: "<m2@x>"}
+	st, err := db.Enqueue(ctx, []OutboxItem{later}, t0, d("2026-02-19"))
+	if err != nil || st.Queued != 1 || st.Superseded != 1 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	rows, _ := db.List(ctx, Filter{})
+	if rows[0].Status != StatusSuperseded || rows[1].Status != StatusPending || rows[1].OffsetDays != -90 {
+		t.Errorf("rows %+v", rows)
+	}
+	last, ok, err := db.LastScanned(ctx)
+	if err != nil || !ok || last != d("2026-02-19") {
+		t.Errorf("last scanned %s %v %v", last, ok, err)
+	}
+	// The scan state never moves back.
+	if _, err := db.Enqueue(ctx, nil, t0, d("2026-01-01")); err != nil {
+		t.Fatal(err)
+	}
+	if last, _, _ := db.LastScanned(ctx); last != d("2026-02-19") {
+		t.Errorf("scan state moved back to %s", last)
+	}
+}
+
+func TestDueQueryUsesMonthDayIndex(t *testing.T) {
+	db := MustOpenDB(t)
+	plan, err := db.ExplainDueQuery(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "USING INDEX enrollments_due (anniversary_md=? AND id>?)") {
+		t.Errorf("due query does not search the month-day index:\n%s", plan)
+	}
+	if strings.Contains(plan, "SCAN") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("due query scans or sorts:\n%s", plan)
+	}
+}
+
+func TestDueEnrollmentsPaging(t *testing.T) {
+	db := MustOpenDB(t)
+	var ps []*renewal.Partner
+	for i := 0; i < 5; i++ {
+		p := &renewal.Partner{ID: string(rune('a' + i)), Name: "P"}
+		p.Enrollments = []renewal.Enrollment{
+			{Specialization: "Finance", AttainedOn: d("2024-02-29"), Status: renewal.StatusActive},
+			{Specialization: "Sales", AttainedOn: d("2023-03-01"), Status: renewal.StatusActive},
+		}
+		ps = append(ps, p)
+	}
+	ps[4].Enrollments[0].Status = renewal.StatusRemoved
+	if _, err := db.Import(ctx, ps, t0); err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	var after int64
+	for {
+		page, err := db.DueEnrollments(ctx, "02-29", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			got = append(got, e.ID)
+		}
+		after = page[len(page)-1].ID
+	}
+	if len(got) != 4 {
+		t.Errorf("got %v, want the 4 active leap-day enrollments", got)
+	}
+}
+
+func TestClaimMarkAndRecheck(t *testing.T) {
+	db := MustOpenDB(t)
+	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+		t.Fatal(err)
+	}
+	enqueueSample(t, db)
+	ob := &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute}
+	rules := renewal.DefaultRules()
+	got, err := ob.Claim(ctx, t0, 10, rules)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v %v", got, err)
+	}
+	r := got[0]
+	if r.PartnerName != "Contoso Ltd" || r.RecipientName != "Ada" || r.Attempts != 1 || r.Milestone.WindowOpens != d("2026-03-21") {
+		t.Errorf("reminder %+v", r)
+	}
+	// Claimed rows are not claimed again before the lease expires; after it, they are.
+	if again, _ := ob.Claim(ctx, t0.Add(time.Minute), 10, rules); len(again) != 0 {
+		t.Errorf("claimed twice within the lease: %v", again)
+	}
+	again, err := ob.Claim(ctx, t0.Add(6*time.Minute), 10, rules)
+	if err != nil || len(again) != 1 || again[0].Attempts != 2 || again[0].MessageID != r.MessageID {
+		t.Fatalf("re-claim after lease: %+v %v", again, err)
+	}
+	if err := ob.MarkRetry(ctx, r.OutboxID, t0, t0.Add(time.Hour), "451 try later"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.MarkSent(ctx, r.OutboxID, t0, "s"); err == nil {
+		t.Error("marked a row that is not sending")
+	}
+	if got, _ := ob.Claim(ctx, t0.Add(30*time.Minute), 10, rules); len(got) != 0 {
+		t.Errorf("claimed before next_attempt_at")
+	}
+	got, _ = ob.Claim(ctx, t0.Add(61*time.Minute), 10, rules)
+	if len(got) != 1 {
+		t.Fatal("not claimed after next_attempt_at")
+	}
+	if err := ob.MarkSent(ctx, r.OutboxID, t0.Add(61*time.Minute), "Subject"); err != nil {
+		t.Fatal(err)
+	}
+	row, _ := db.Get(ctx, r.OutboxID)
+	if row.Status != StatusSent || row.SentAt == nil || *row.Subject != "Subject" || row.Attempts != 3 {
+		t.Errorf("row %+v", row)
+	}
+
+	// A recipient who lost the role is cancelled at claim time.
+	p := samplePartners()
+	p[0].Users[0].Roles = []string{"Referrals admin"}
+	if _, err := db.Import(ctx, p, t0); err != nil {
+		t.Fatal(err)
+	}
+	ms := rules.Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-02-19"), d("2026-02-19"))
+	if _, err := db.Enqueue(ctx, []OutboxItem{{EnrollmentID: 1, Milestone: ms[0], Recipient: "ada@contoso.example", Status: StatusPending, MessageID: "<x@y>"}}, t0, renewal.Date{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ob.Claim(ctx, t0, 10, rules); len(got) != 0 {
+		t.Errorf("claimed for a recipient without the role: %+v", got)
+	}
+	rows, _ := db.List(ctx, Filter{Status: StatusCancelled})
+	if len(rows) != 1 || *rows[0].LastError != "recipient no longer holds a recipient role" {
+		t.Errorf("cancelled rows %+v", rows)
+	}
+}
+
+func TestOperatorActions(t *testing.T) {
+	db := MustOpenDB(t)
+	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+		t.Fatal(err)
+	}
+	enqueueSample(t, db)
+	if err := db.Retry(ctx, 1, t0); err == nil || !strings.Contains(err.Error(), "is pending") {
+		t.Errorf("retry of pending: %v", err)
+	}
+	if err := db.Cancel(ctx, 1, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Retry(ctx, 1, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Cancel(ctx, 99, t0); err == nil {
+		t.Error("cancel of a missing row succeeded")
+	}
+	counts, _ := db.CountByStatus(ctx)
+	if counts[StatusPending] != 1 || counts[StatusSent] != 0 {
+		t.Errorf("counts %v", counts)
+	}
+}
