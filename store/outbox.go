@@ -411,7 +411,19 @@ func (o *Outbox) MarkFailed(ctx context.Context, id int64, now time.Time, reason
 
 // ErrLeaseLost is returned by a mark when the row is no longer claimed (its lease expired and another
 // delivery took it, or an operator acted on it).
-var ErrLeaseLost = errors.New("claim lost")
+var ErrLeaseLost error = leaseLost{}
+
+type leaseLost struct{}
+
+func (leaseLost) Error() string   { return "claim lost: the row is no longer sending under this claim" }
+func (leaseLost) LeaseLost() bool { return true }
+
+// Release returns a claimed row that was not sent (delivery stopped) to pending, giving back the
+// attempt the claim counted.
+func (o *Outbox) Release(ctx context.Context, id int64, now time.Time) error {
+	return o.mark(ctx, id, `UPDATE outbox SET status = 'pending', attempts = max(attempts - 1, 0),
+		lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`, formatTime(now), id)
+}
 
 func (o *Outbox) mark(ctx context.Context, id int64, q string, args ...any) error {
 	r, err := o.DB.db.ExecContext(ctx, q, args...)

@@ -1,0 +1,185 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/renewald/renewald/renewal"
+)
+
+// Outbox is what delivery needs of the store: claims with a lease and marks. store.Outbox satisfies it.
+type Outbox interface {
+	Claim(ctx context.Context, now time.Time, limit int, rules renewal.Rules) ([]renewal.Reminder, error)
+	MarkSent(ctx context.Context, id int64, now time.Time, subject string) error
+	MarkRetry(ctx context.Context, id int64, now, next time.Time, reason string) error
+	MarkFailed(ctx context.Context, id int64, now time.Time, reason string) error
+	Release(ctx context.Context, id int64, now time.Time) error
+}
+
+// Stats counts a delivery run.
+type Stats struct {
+	Claimed   int
+	Sent      int
+	Retried   int // temporary failures put back with backoff
+	Failed    int // permanent failures or attempts exhausted
+	Released  int // claimed but not sent because the run was stopped
+	Cancelled int
+}
+
+// Deliverer sends what is due in the outbox.
+type Deliverer struct {
+	Outbox      Outbox
+	Transport   Transport
+	Renderer    *Renderer
+	Now         func() time.Time
+	BatchSize   int
+	MaxAttempts int
+	BackoffBase time.Duration
+	BackoffCap  time.Duration // default 6 h
+	Limiter     *rate.Limiter // nil: unlimited
+	Jitter      func() float64 // in [0, 1); nil: no jitter
+	Logger      *slog.Logger
+	// Observe, when set, is told each send's outcome and duration (metrics).
+	Observe func(outcome string, d time.Duration)
+}
+
+// Backoff returns the wait after the attempt-th failed attempt: base·2^(attempt−1), scaled by a
+// jitter factor in [0.5, 1.5), capped.
+func (d *Deliverer) Backoff(attempt int) time.Duration {
+	limit := d.BackoffCap
+	if limit <= 0 {
+		limit = 6 * time.Hour
+	}
+	w := float64(d.BackoffBase) * math.Pow(2, float64(max(attempt, 1)-1))
+	if d.Jitter != nil {
+		w *= 0.5 + d.Jitter()
+	}
+	if w > float64(limit) || math.IsInf(w, 0) {
+		w = float64(limit)
+	}
+	return time.Duration(w)
+}
+
+// Deliver claims and sends batches until nothing is due. When ctx ends it finishes the message in
+// flight, marks it, releases the rest of the batch and returns.
+func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
+	var st Stats
+	batch := max(d.BatchSize, 1)
+	for ctx.Err() == nil {
+		rems, err := d.Outbox.Claim(ctx, d.Now(), batch, d.Renderer.Rules)
+		if err != nil {
+			return st, err
+		}
+		if len(rems) == 0 {
+			return st, nil
+		}
+		st.Claimed += len(rems)
+		if err := d.sendBatch(ctx, rems, &st); err != nil {
+			return st, err
+		}
+		if len(rems) < batch {
+			return st, nil
+		}
+	}
+	return st, ctx.Err()
+}
+
+func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *Stats) error {
+	// Marks must land even when ctx is cancelled mid-batch.
+	markCtx := context.WithoutCancel(ctx)
+	sess, err := d.Transport.Open(ctx)
+	if err != nil {
+		se := classify(err)
+		d.Logger.Warn("mail transport unavailable", "err", se.Reply)
+		for _, r := range rems {
+			if err := d.fail(markCtx, r, se, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	defer sess.Close()
+	for i, r := range rems {
+		if ctx.Err() == nil && d.Limiter != nil {
+			_ = d.Limiter.Wait(ctx)
+		}
+		if ctx.Err() != nil {
+			for _, rest := range rems[i:] {
+				if err := d.Outbox.Release(markCtx, rest.OutboxID, d.Now()); err != nil {
+					return err
+				}
+				st.Released++
+			}
+			return nil
+		}
+		now := d.Now()
+		msg, out, err := d.Renderer.Message(r, now)
+		if err != nil {
+			// A reminder that cannot be rendered will not render next time either.
+			if err := d.fail(markCtx, r, &SendError{Reply: "render: " + err.Error(), Err: err}, st); err != nil {
+				return err
+			}
+			continue
+		}
+		start := d.Now()
+		err = sess.Send(ctx, r.OutboxID, msg)
+		elapsed := d.Now().Sub(start)
+		if err != nil {
+			se := classify(err)
+			d.observe("error", elapsed)
+			if err := d.fail(markCtx, r, se, st); err != nil {
+				return err
+			}
+			continue
+		}
+		d.observe("sent", elapsed)
+		if err := markErr(d.Outbox.MarkSent(markCtx, r.OutboxID, d.Now(), out.Subject)); err != nil {
+			return err
+		}
+		st.Sent++
+		d.Logger.Debug("sent", "outbox_id", r.OutboxID, "message_id", r.MessageID)
+	}
+	return nil
+}
+
+func (d *Deliverer) observe(outcome string, dur time.Duration) {
+	if d.Observe != nil {
+		d.Observe(outcome, dur)
+	}
+}
+
+// fail marks a failed attempt: back to pending with backoff when temporary and attempts remain,
+// failed otherwise.
+func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError, st *Stats) error {
+	now := d.Now()
+	if se.Temporary && r.Attempts < d.MaxAttempts {
+		next := now.Add(d.Backoff(r.Attempts))
+		d.Logger.Info("temporary delivery failure; will retry", "outbox_id", r.OutboxID, "attempt", r.Attempts,
+			"next_attempt_at", next.UTC().Format(time.RFC3339), "err", se.Reply)
+		st.Retried++
+		return markErr(d.Outbox.MarkRetry(ctx, r.OutboxID, now, next, se.Reply))
+	}
+	reason := se.Reply
+	if se.Temporary {
+		reason = fmt.Sprintf("gave up after %d attempts: %s", r.Attempts, se.Reply)
+	}
+	d.Logger.Warn("delivery failed", "outbox_id", r.OutboxID, "attempt", r.Attempts, "err", reason)
+	st.Failed++
+	return markErr(d.Outbox.MarkFailed(ctx, r.OutboxID, now, reason))
+}
+
+// markErr passes mark errors on, except a lost claim: the row's lease expired and another delivery
+// took it over, which at-least-once delivery allows.
+func markErr(err error) error {
+	var ll interface{ LeaseLost() bool }
+	if err == nil || (errors.As(err, &ll) && ll.LeaseLost()) {
+		return nil
+	}
+	return fmt.Errorf("mark: %w", err)
+}

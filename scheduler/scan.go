@@ -1,0 +1,223 @@
+// Package scheduler runs renewald's daily cycle: it scans the dates due since the last scan, queues
+// the reminders they hold in the outbox (R10, R11), records the scan, and hands the outbox to
+// delivery. It also runs backfills over explicit ranges and drives ticks from a robfig/cron schedule
+// without overlap.
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/store"
+)
+
+// Mode says what a scan does with the reminders it finds.
+type Mode int
+
+// Scan modes.
+const (
+	Queue      Mode = iota // queue as pending (superseded where R11 says so)
+	RecordOnly             // record as skipped: history of a first install, never mailed
+	DryRun                 // print, write nothing
+)
+
+// Scanner finds due reminders and queues them.
+type Scanner struct {
+	DB              *store.DB
+	Rules           renewal.Rules
+	Catalog         *renewal.Catalog
+	Roles           renewal.RoleMatcher
+	MessageIDDomain string
+	Logger          *slog.Logger
+	PageSize        int       // enrollments per page and per transaction (default 1000)
+	DryRunOut       io.Writer // where DryRun prints
+}
+
+// ScanStats counts a scan.
+type ScanStats struct {
+	From, To    renewal.Date
+	Dates       int // dates scanned
+	Enrollments int // enrollments read
+	Reminders   int // reminders found (one per recipient, or one no_recipients record)
+	store.EnqueueStats
+}
+
+// monthDays returns the anniversary month-days whose reminders can fall in [from, to]: for every
+// date and offset, the month-day of date − offset, plus 02-29 where that is 28 February of a common
+// year (R2). A range of a year or more needs every month-day.
+func (s *Scanner) monthDays(from, to renewal.Date) []string {
+	set := map[string]bool{}
+	if from.DaysUntil(to) >= 366 {
+		for d := renewal.NewDate(2024, 1, 1); d.Year() == 2024; d = d.AddDays(1) {
+			set[d.MonthDay()] = true
+		}
+	} else {
+		for d := from; !d.After(to); d = d.AddDays(1) {
+			for _, o := range s.Rules.OffsetsDays {
+				ann := d.AddDays(-o)
+				set[ann.MonthDay()] = true
+				if ann.Month() == 2 && ann.Day() == 28 && !renewal.IsLeap(ann.Year()) {
+					set["02-29"] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for md := range set {
+		out = append(out, md)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Scan queues (or records, or prints) every reminder due in [from, to]. When scannedThrough is not
+// zero the scan state is advanced to it once everything is queued. It stops between pages when ctx
+// ends; what it queued stays queued and a re-run queues nothing twice (R10).
+func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, scannedThrough renewal.Date, now time.Time) (ScanStats, error) {
+	st := ScanStats{From: from, To: to, Dates: from.DaysUntil(to) + 1}
+	pageSize := s.PageSize
+	if pageSize <= 0 {
+		pageSize = 1000
+	}
+	roleKeys := s.Roles.Keys()
+	kinds := map[string]*renewal.Specialization{}
+	for _, md := range s.monthDays(from, to) {
+		var after int64
+		for {
+			if err := ctx.Err(); err != nil {
+				return st, fmt.Errorf("scan interrupted: %w", err)
+			}
+			page, err := s.DB.DueEnrollments(ctx, md, after, pageSize)
+			if err != nil {
+				return st, err
+			}
+			if len(page) == 0 {
+				break
+			}
+			after = page[len(page)-1].ID
+			st.Enrollments += len(page)
+			items, err := s.items(ctx, page, from, to, mode, roleKeys, kinds)
+			if err != nil {
+				return st, err
+			}
+			st.Reminders += len(items)
+			if mode == DryRun {
+				s.printDry(items, page)
+				continue
+			}
+			if len(items) == 0 {
+				continue
+			}
+			es, err := s.DB.Enqueue(ctx, items, now, renewal.Date{})
+			if err != nil {
+				return st, err
+			}
+			st.EnqueueStats.Add(es)
+		}
+	}
+	if mode != DryRun && !scannedThrough.IsZero() {
+		if _, err := s.DB.Enqueue(ctx, nil, now, scannedThrough); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// items turns a page of enrollments into outbox items for [from, to].
+func (s *Scanner) items(ctx context.Context, page []store.DueEnrollment, from, to renewal.Date, mode Mode,
+	roleKeys []string, specs map[string]*renewal.Specialization) ([]store.OutboxItem, error) {
+	type due struct {
+		e  store.DueEnrollment
+		ms []renewal.Milestone
+	}
+	var dues []due
+	var partners []string
+	seen := map[string]bool{}
+	for _, e := range page {
+		spec, ok := specs[e.Specialization]
+		if !ok {
+			var err error
+			spec, err = s.Catalog.Lookup(e.Specialization)
+			if err != nil {
+				s.Logger.Warn("skipping enrollment: specialization not in the catalog", "enrollment", e.ID, "err", err)
+				continue
+			}
+			specs[e.Specialization] = spec
+		}
+		attained, err := renewal.ParseDate(e.AttainedOn)
+		if err != nil {
+			return nil, fmt.Errorf("enrollment %d: %w", e.ID, err)
+		}
+		ms := s.Rules.Milestones(attained, spec.Validation, from, to)
+		if len(ms) == 0 {
+			continue
+		}
+		dues = append(dues, due{e, ms})
+		if !seen[e.PartnerID] {
+			seen[e.PartnerID] = true
+			partners = append(partners, e.PartnerID)
+		}
+	}
+	if len(dues) == 0 {
+		return nil, nil
+	}
+	rcpts, err := s.DB.Recipients(ctx, partners, roleKeys)
+	if err != nil {
+		return nil, err
+	}
+	var items []store.OutboxItem
+	for _, d := range dues {
+		rs := rcpts[d.e.PartnerID]
+		for _, m := range d.ms {
+			status := store.StatusPending
+			switch {
+			case mode == RecordOnly:
+				status = store.StatusSkipped
+			case m.Superseded:
+				status = store.StatusSuperseded
+			}
+			if len(rs) == 0 {
+				if status == store.StatusPending {
+					status = store.StatusNoRecipients
+				}
+				items = append(items, s.item(d.e.ID, m, "", status))
+				continue
+			}
+			for _, r := range rs {
+				items = append(items, s.item(d.e.ID, m, r.Email, status))
+			}
+		}
+	}
+	return items, nil
+}
+
+func (s *Scanner) item(enrollmentID int64, m renewal.Milestone, recipient, status string) store.OutboxItem {
+	return store.OutboxItem{
+		EnrollmentID: enrollmentID, Milestone: m, Recipient: recipient, Status: status,
+		MessageID: renewal.MessageID(enrollmentID, m.Anniversary, m.Offset, recipient, s.MessageIDDomain),
+	}
+}
+
+func (s *Scanner) printDry(items []store.OutboxItem, page []store.DueEnrollment) {
+	if s.DryRunOut == nil {
+		return
+	}
+	byID := map[int64]store.DueEnrollment{}
+	for _, e := range page {
+		byID[e.ID] = e
+	}
+	for _, it := range items {
+		e := byID[it.EnrollmentID]
+		r := it.Recipient
+		if r == "" {
+			r = "-"
+		}
+		fmt.Fprintf(s.DryRunOut, "%s\t%+d\t%s\t%s\t%s\t%s\t%s\n", it.Milestone.DueOn, it.Milestone.Offset,
+			it.Status, e.PartnerID, e.Specialization, it.Milestone.Anniversary, r)
+	}
+}

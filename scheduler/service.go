@@ -1,0 +1,215 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/renewald/renewald/notify"
+	"github.com/renewald/renewald/renewal"
+	"github.com/robfig/cron/v3"
+)
+
+// Deliverer empties the due part of the outbox.
+type Deliverer interface {
+	Deliver(ctx context.Context) (notify.Stats, error)
+}
+
+// Ticker runs ticks: scan the dates since the last scan, enqueue, record, deliver.
+type Ticker struct {
+	Scanner     *Scanner
+	Deliverer   Deliverer // nil: queue only
+	Location    *time.Location
+	CatchUpDays int
+	Logger      *slog.Logger
+	Now         func() time.Time // for durations
+	// Observe, when set, is told about every finished tick (metrics).
+	Observe func(TickResult)
+}
+
+// TickResult is what one tick did.
+type TickResult struct {
+	AsOf      renewal.Date
+	Scan      ScanStats // zero Dates when the day was already scanned
+	Delivery  notify.Stats
+	Duration  time.Duration
+	Err       error
+	GapMissed int // dates older than catch_up_days that were not scanned
+}
+
+// Tick runs one cycle as of asOf. The first tick ever scans asOf only; later ones scan every date
+// after the last scanned one, at most catch_up_days before asOf (R11). deliver=false only queues.
+func (t *Ticker) Tick(ctx context.Context, asOf time.Time, deliver bool) (TickResult, error) {
+	start := t.Now()
+	today := renewal.DateOf(asOf, t.Location)
+	res := TickResult{AsOf: today}
+	err := t.tick(ctx, asOf, today, deliver, &res)
+	res.Err = err
+	res.Duration = t.Now().Sub(start)
+	t.log(res)
+	if t.Observe != nil {
+		t.Observe(res)
+	}
+	return res, err
+}
+
+func (t *Ticker) tick(ctx context.Context, asOf time.Time, today renewal.Date, deliver bool, res *TickResult) error {
+	last, ok, err := t.Scanner.DB.LastScanned(ctx)
+	if err != nil {
+		return err
+	}
+	from := today
+	if ok {
+		from = last.AddDays(1)
+		if earliest := today.AddDays(-t.CatchUpDays); from.Before(earliest) {
+			res.GapMissed = from.DaysUntil(earliest)
+			t.Logger.Warn("scan gap exceeds catch_up_days: run a backfill for the missed dates",
+				"missed_from", from, "missed_to", earliest.AddDays(-1), "catch_up_days", t.CatchUpDays)
+			from = earliest
+		}
+	}
+	if !from.After(today) {
+		st, err := t.Scanner.Scan(ctx, from, today, Queue, today, asOf)
+		res.Scan = st
+		if err != nil {
+			return fmt.Errorf("scan %s..%s: %w", from, today, err)
+		}
+	}
+	if deliver && t.Deliverer != nil {
+		ds, err := t.Deliverer.Deliver(ctx)
+		res.Delivery = ds
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("deliver: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *Ticker) log(r TickResult) {
+	attrs := []any{
+		"as_of", r.AsOf, "scanned_dates", r.Scan.Dates, "enrollments", r.Scan.Enrollments,
+		"queued", r.Scan.Queued, "superseded", r.Scan.Superseded, "no_recipients", r.Scan.NoRecipients,
+		"existing", r.Scan.Existing, "delivered", r.Delivery.Sent, "retried", r.Delivery.Retried,
+		"failed", r.Delivery.Failed, "cancelled", r.Delivery.Cancelled, "duration", r.Duration.Round(time.Millisecond),
+	}
+	if r.Err != nil {
+		t.Logger.Error("tick failed", append(attrs, "err", r.Err)...)
+		return
+	}
+	t.Logger.Info("tick", attrs...)
+}
+
+// Service runs a catch-up tick at start and then a tick at every time of the cron schedule, in the
+// configured zone, one at a time: a tick still running when the next is due makes that one skipped.
+type Service struct {
+	Ticker   *Ticker
+	Schedule cron.Schedule
+	Now      func() time.Time
+	// After waits for a duration (time.After in production; tests pass their own).
+	After  func(time.Duration) <-chan time.Time
+	Logger *slog.Logger
+	// Ticked, when set, receives every finished tick, so tests wait on signals, not sleeps.
+	Ticked func(TickResult)
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+	lastOK time.Time
+}
+
+// ParseSchedule parses a five-field cron spec evaluated in loc.
+func ParseSchedule(spec string, loc *time.Location) (cron.Schedule, error) {
+	s, err := cron.ParseStandard("CRON_TZ=" + loc.String() + " " + spec)
+	if err != nil {
+		return nil, fmt.Errorf("cron spec %q: %w", spec, err)
+	}
+	return s, nil
+}
+
+// Start runs the service in the background until ctx ends or Stop is called.
+func (s *Service) Start(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.cancel, s.done = cancel, make(chan struct{})
+	s.mu.Unlock()
+	go func() {
+		defer close(s.done)
+		s.loop(ctx)
+	}()
+}
+
+// Stop cancels the service and waits for the running tick to finish its current message, or for
+// stopCtx to end.
+func (s *Service) Stop(stopCtx context.Context) error {
+	s.mu.Lock()
+	cancel, done := s.cancel, s.done
+	s.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-stopCtx.Done():
+		return fmt.Errorf("stop scheduler: %w", stopCtx.Err())
+	}
+}
+
+// Done is closed when the service has stopped.
+func (s *Service) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
+}
+
+// LastSuccess returns when the last successful tick finished (zero before the first).
+func (s *Service) LastSuccess() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastOK
+}
+
+func (s *Service) loop(ctx context.Context) {
+	s.runTick(ctx) // catch-up at start
+	for {
+		now := s.Now()
+		next := s.Schedule.Next(now)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.After(next.Sub(now)):
+		}
+		s.runTick(ctx)
+		if skipped := s.countSkipped(next, s.Now()); skipped > 0 {
+			s.Logger.Warn("tick overran the schedule; skipped scheduled runs", "skipped", skipped, "since", next)
+		}
+	}
+}
+
+// countSkipped counts schedule times after fired and up to now: runs that fell while a tick ran.
+func (s *Service) countSkipped(fired, now time.Time) int {
+	n := 0
+	for t := s.Schedule.Next(fired); !t.After(now) && n < 1000; t = s.Schedule.Next(t) {
+		n++
+	}
+	return n
+}
+
+func (s *Service) runTick(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	res, err := s.Ticker.Tick(ctx, s.Now(), true)
+	if err == nil {
+		s.mu.Lock()
+		s.lastOK = s.Now()
+		s.mu.Unlock()
+	}
+	if s.Ticked != nil {
+		s.Ticked(res)
+	}
+}
