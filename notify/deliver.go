@@ -41,8 +41,8 @@ type Deliverer struct {
 	BatchSize   int
 	MaxAttempts int
 	BackoffBase time.Duration
-	BackoffCap  time.Duration // default 6 h
-	Limiter     *rate.Limiter // nil: unlimited
+	BackoffCap  time.Duration  // default 6 h
+	Limiter     *rate.Limiter  // nil: unlimited
 	Jitter      func() float64 // in [0, 1); nil: no jitter
 	Logger      *slog.Logger
 	// Observe, when set, is told each send's outcome and duration (metrics).

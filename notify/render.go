@@ -50,6 +50,8 @@ type EmailData struct {
 	ManualValidation      string // audit, customer_references or none: what is due this year
 	ManualValidationDue   bool
 	ManualValidationLabel string
+	SpecValidation        string // the catalog's kind, due in even years
+	SpecValidationLabel   string
 	Requirement           string // what is due, for subjects: "customer references", "qualification requirements"
 	Designations          []string
 	ScoresKnown           bool
@@ -79,7 +81,8 @@ func (r *Renderer) Data(rem renewal.Reminder, now time.Time) (EmailData, error) 
 		return EmailData{}, fmt.Errorf("reminder %d: %w", rem.OutboxID, err)
 	}
 	m := rem.Milestone
-	today := renewal.DateOf(now, r.Location)
+	// Days left count from the send date, or from the due date when previewing ahead of it.
+	today := renewal.MaxDate(renewal.DateOf(now, r.Location), m.DueOn)
 	q := r.Catalog.Qualify(spec, rem.Scores)
 	mv := m.ManualValidation
 	d := EmailData{
@@ -94,6 +97,7 @@ func (r *Renderer) Data(rem renewal.Reminder, now time.Time) (EmailData, error) 
 		DaysToClose:     m.DaysToClose(today), DaysToGraceEnd: m.DaysToGraceEnd(today),
 		ManualValidation: string(mv), ManualValidationDue: mv != renewal.ValidationNone,
 		ManualValidationLabel: mv.Label(), Requirement: "qualification requirements",
+		SpecValidation: string(spec.Validation), SpecValidationLabel: spec.Validation.Label(),
 		Designations: spec.Designations, ScoresKnown: q.Known, AtRisk: q.AtRisk(), Assessments: q.Assessments,
 	}
 	if m.Year%2 == 0 {

@@ -38,6 +38,9 @@ type Scanner struct {
 	DryRunOut       io.Writer // where DryRun prints
 }
 
+// NoScanState is passed to Scan by backfills: they leave the daily scan state alone.
+var NoScanState renewal.Date
+
 // ScanStats counts a scan.
 type ScanStats struct {
 	From, To    renewal.Date

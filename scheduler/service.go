@@ -26,6 +26,9 @@ type Ticker struct {
 	CatchUpDays int
 	Logger      *slog.Logger
 	Now         func() time.Time // for durations
+	// Lock, when set, is held around each tick so that only one process scans at a time; it
+	// returns the release function.
+	Lock func(ctx context.Context) (release func(), err error)
 	// Observe, when set, is told about every finished tick (metrics).
 	Observe func(TickResult)
 }
@@ -46,7 +49,16 @@ func (t *Ticker) Tick(ctx context.Context, asOf time.Time, deliver bool) (TickRe
 	start := t.Now()
 	today := renewal.DateOf(asOf, t.Location)
 	res := TickResult{AsOf: today}
-	err := t.tick(ctx, asOf, today, deliver, &res)
+	var err error
+	if t.Lock != nil {
+		var release func()
+		if release, err = t.Lock(ctx); err == nil {
+			defer release()
+		}
+	}
+	if err == nil {
+		err = t.tick(ctx, asOf, today, deliver, &res)
+	}
 	res.Err = err
 	res.Duration = t.Now().Sub(start)
 	t.log(res)

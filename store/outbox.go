@@ -240,21 +240,9 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, rules rene
 		if len(ids) == 0 {
 			return nil
 		}
-		q, args, err := sqlx.In(`SELECT o.id, o.enrollment_id, e.status AS enrollment_status, e.partner_id,
-			p.name AS partner_name, e.specialization, e.attained_on, o.anniversary_on, o.renewal_year,
-			o.manual_validation, o.offset_days, o.due_on, o.recipient, u.name AS recipient_name,
-			EXISTS (SELECT 1 FROM user_roles r WHERE r.partner_id = e.partner_id AND r.email = o.recipient
-				AND r.role_key IN (?)) AS holds_role,
-			o.message_id, o.attempts
-			FROM outbox o JOIN enrollments e ON e.id = o.enrollment_id JOIN partners p ON p.id = e.partner_id
-			LEFT JOIN users u ON u.partner_id = e.partner_id AND u.email = o.recipient
-			WHERE o.id IN (?) ORDER BY o.due_on, o.id`, o.RoleKeys, ids)
+		rows, err := loadClaimRows(ctx, tx, ids, o.RoleKeys)
 		if err != nil {
 			return err
-		}
-		var rows []claimRow
-		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
-			return fmt.Errorf("load claimed: %w", err)
 		}
 		cancel, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'cancelled', last_error = ?,
 			lease_until = NULL, updated_at = ? WHERE id = ?`)
@@ -307,6 +295,46 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, rules rene
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	return out, nil
+}
+
+// loadClaimRows reads the rows ids with what delivery and its re-check need.
+func loadClaimRows(ctx context.Context, q sqlx.QueryerContext, ids []int64, roleKeys []string) ([]claimRow, error) {
+	query, args, err := sqlx.In(`SELECT o.id, o.enrollment_id, e.status AS enrollment_status, e.partner_id,
+		p.name AS partner_name, e.specialization, e.attained_on, o.anniversary_on, o.renewal_year,
+		o.manual_validation, o.offset_days, o.due_on, o.recipient, u.name AS recipient_name,
+		EXISTS (SELECT 1 FROM user_roles r WHERE r.partner_id = e.partner_id AND r.email = o.recipient
+			AND r.role_key IN (?)) AS holds_role,
+		o.message_id, o.attempts
+		FROM outbox o JOIN enrollments e ON e.id = o.enrollment_id JOIN partners p ON p.id = e.partner_id
+		LEFT JOIN users u ON u.partner_id = e.partner_id AND u.email = o.recipient
+		WHERE o.id IN (?) ORDER BY o.due_on, o.id`, roleKeys, ids)
+	if err != nil {
+		return nil, err
+	}
+	var rows []claimRow
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("load outbox rows: %w", err)
+	}
+	return rows, nil
+}
+
+// Reminder loads one row as a reminder, without claiming it (preview). Its Attempts are those so far.
+func (o *Outbox) Reminder(ctx context.Context, id int64, rules renewal.Rules) (renewal.Reminder, error) {
+	rows, err := loadClaimRows(ctx, o.DB.db, []int64{id}, o.RoleKeys)
+	if err != nil {
+		return renewal.Reminder{}, err
+	}
+	if len(rows) == 0 {
+		return renewal.Reminder{}, fmt.Errorf("outbox row %d: %w", id, ErrNotFound)
+	}
+	rem, err := rows[0].reminder(rules)
+	if err != nil {
+		return rem, err
+	}
+	rem.Attempts--
+	scores, err := loadScores(ctx, o.DB.db, map[string]bool{rem.PartnerID: true})
+	rem.Scores = scores[rem.PartnerID]
+	return rem, err
 }
 
 func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {

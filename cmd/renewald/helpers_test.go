@@ -21,7 +21,7 @@ func runMain(t *testing.T, env map[string]string, now time.Time, args ...string)
 		Getenv: func(k string) string { return env[k] },
 		Now:    func() time.Time { return now },
 	}
-	code := m.Run(context.Background(), args, nil)
+	code := m.Run(context.Background(), args)
 	return code, out.String(), errb.String()
 }
 

@@ -31,8 +31,11 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	m := NewMain()
-	code := m.Run(ctx, os.Args[1:], stop)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal now takes the default action: exit at once
+	}()
+	code := NewMain().Run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
@@ -83,18 +86,23 @@ type command struct {
 
 func (m *Main) commands() []command {
 	return []command{
+		{"run", "the daemon: a catch-up tick at start, then the cron schedule", (*Main).cmdRun},
+		{"tick", "one scan + enqueue + deliver cycle [--as-of DATE] [--no-deliver]", (*Main).cmdTick},
+		{"backfill", "scan --from DATE --to DATE [--dry-run] [--record-only]", (*Main).cmdBackfill},
+		{"deliver", "deliver what is due in the outbox once", (*Main).cmdDeliver},
+		{"preview", "render the email of one outbox row", (*Main).cmdPreview},
 		{"import", "load partners from .json or .csv files (--dry-run validates only)", (*Main).cmdImport},
 		{"outbox", "list, show, retry or cancel outbox rows", (*Main).cmdOutbox},
 		{"schedule", "upcoming reminders and renewal windows", (*Main).cmdSchedule},
 		{"migrate", "apply database migrations", (*Main).cmdMigrate},
+		{"demo", "sample data in a scratch folder, a tick as of today, emails as .eml files", (*Main).cmdDemo},
 		{"config", "config check: validate the configuration", (*Main).cmdConfig},
 		{"version", "print the version", (*Main).cmdVersion},
 	}
 }
 
-// Run parses the global flags, runs one command and returns the exit code. cancel, when not nil, is
-// called on a second interrupt so that the process exits at once.
-func (m *Main) Run(ctx context.Context, args []string, cancel func()) int {
+// Run parses the global flags, runs one command and returns the exit code.
+func (m *Main) Run(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("renewald", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.StringVar(&m.configPath, "config", "", "configuration file (default $RENEWALD_CONFIG, then /etc/renewald/config.toml)")
@@ -149,6 +157,16 @@ func (m *Main) Run(ctx context.Context, args []string, cancel func()) int {
 	}
 	fmt.Fprintf(m.Stderr, "renewald: unknown command %q (try: renewald -h)\n", name)
 	return exitUsage
+}
+
+// lookup returns the command called name (it must exist).
+func (m *Main) lookup(name string) command {
+	for _, c := range m.commands() {
+		if c.name == name {
+			return c
+		}
+	}
+	panic("no command " + name)
 }
 
 // oneLine folds a multi-error onto one line.

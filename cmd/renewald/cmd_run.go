@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/renewald/renewald/scheduler"
+	"github.com/renewald/renewald/store"
+)
+
+// stopTimeout bounds how long a stopping daemon waits for the running tick's message in flight.
+const stopTimeout = 30 * time.Second
+
+// cmdRun is the daemon: a catch-up tick at start, then the cron schedule, until SIGINT or SIGTERM.
+func (m *Main) cmdRun(ctx context.Context, args []string) error {
+	if _, err := parseFlags(m.newFlagSet("run"), args); err != nil {
+		return err
+	}
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return err
+	}
+	sched, err := scheduler.ParseSchedule(cfg.Schedule.Cron, cfg.Location())
+	if err != nil {
+		return asUsage(err)
+	}
+	runLock, err := store.TryLock(cfg.Database.Path, "run")
+	if errors.Is(err, store.ErrLocked) {
+		return usageErrorf("another renewald run is using %s: %w", cfg.Database.Path, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer runLock.Unlock()
+	a, err := m.newApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	t, err := m.ticker(a, true)
+	if err != nil {
+		return err
+	}
+	svc := &scheduler.Service{
+		Ticker:   &scheduler.Ticker{Scanner: t.Scanner, Deliverer: t.Deliverer, Location: t.Location, CatchUpDays: t.CatchUpDays, Logger: t.Logger, Now: t.Now},
+		Schedule: sched, Now: m.Now, After: time.After, Logger: m.logger,
+	}
+	svc.Ticker.Lock = func(ctx context.Context) (func(), error) {
+		l, err := store.WaitLock(ctx, cfg.Database.Path, "scan", 200*time.Millisecond)
+		if err != nil {
+			return nil, err
+		}
+		return func() { l.Unlock() }, nil
+	}
+	stopMetrics, err := m.startMetrics(ctx, cfg, a, svc)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+
+	svc.Start(ctx)
+	m.logger.Info("renewald running", "version", version, "database", cfg.Database.Path, "cron", cfg.Schedule.Cron,
+		"timezone", cfg.Schedule.Timezone, "transport", cfg.Mail.Transport, "next", sched.Next(m.Now()).Format(time.RFC3339))
+	daemon.SdNotify(false, daemon.SdNotifyReady)
+	stopWatchdog := m.watchdog(ctx)
+	defer stopWatchdog()
+
+	select {
+	case <-ctx.Done():
+	case <-svc.Done():
+	}
+	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	m.logger.Info("stopping: finishing the message in flight")
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	if err := svc.Stop(stopCtx); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	m.logger.Info("stopped")
+	return nil
+}
+
+// watchdog pings systemd's watchdog at half its interval while the daemon runs.
+func (m *Main) watchdog(ctx context.Context) (stop func()) {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(interval / 2)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
