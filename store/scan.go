@@ -151,11 +151,29 @@ func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time, sca
 			return err
 		}
 		defer sup.Close()
+		later, err := tx.PreparexContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE enrollment_id = ?
+			AND anniversary_on = ? AND recipient = ? AND offset_days > ?)`)
+		if err != nil {
+			return err
+		}
+		defer later.Close()
 		for _, it := range items {
 			m := it.Milestone
 			ann := m.Anniversary.String()
+			status := it.Status
+			if status == "pending" || status == "no_recipients" {
+				// A later reminder of this anniversary already queued (a backfill behind a tick)
+				// makes this one superseded on arrival (R11).
+				var exists bool
+				if err := later.GetContext(ctx, &exists, it.EnrollmentID, ann, it.Recipient, m.Offset); err != nil {
+					return fmt.Errorf("check later reminders: %w", err)
+				}
+				if exists {
+					status = "superseded"
+				}
+			}
 			r, err := ins.ExecContext(ctx, it.EnrollmentID, ann, m.Year, string(m.ManualValidation), m.Offset,
-				m.DueOn.String(), it.Recipient, it.Status, nullString(it.Subject), it.MessageID, ts, ts)
+				m.DueOn.String(), it.Recipient, status, nullString(it.Subject), it.MessageID, ts, ts)
 			if err != nil {
 				return fmt.Errorf("enrollment %d offset %d: %w", it.EnrollmentID, m.Offset, err)
 			}
@@ -163,7 +181,7 @@ func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time, sca
 				st.Existing++
 				continue
 			}
-			switch it.Status {
+			switch status {
 			case "pending":
 				st.Queued++
 				r, err := sup.ExecContext(ctx, ts, it.EnrollmentID, ann, it.Recipient, m.Offset)

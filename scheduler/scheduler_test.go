@@ -1,0 +1,369 @@
+package scheduler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/mail"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renewald/renewald/notify"
+	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/store"
+	"github.com/renewald/renewald/templates"
+)
+
+var ctx = context.Background()
+
+func mustOpenDB(tb testing.TB) *store.DB {
+	tb.Helper()
+	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "renewald.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+var specs = []string{"Kubernetes on Microsoft Azure", "Teamwork Deployment", "Finance", "Threat Protection", "SAP on Microsoft Azure"}
+
+// everyDayDataset holds one enrollment attained on every day of 2021 and of 2024 (29 February
+// included), so anniversaries fall on every day of the year, in odd and even renewal years. Every
+// fifth partner has two admins, every seventh none.
+func everyDayDataset(t testing.TB, db *store.DB) []*renewal.Partner {
+	var ps []*renewal.Partner
+	i := 0
+	for _, year := range []int{2021, 2024} {
+		for d := renewal.NewDate(year, 1, 1); d.Year() == year; d = d.AddDays(1) {
+			i++
+			p := &renewal.Partner{ID: fmt.Sprintf("p%04d", i), Name: fmt.Sprintf("Partner %d", i), UsersGiven: true}
+			switch {
+			case i%7 == 0:
+				p.Users = []renewal.User{{Email: fmt.Sprintf("billing%d@p.example", i), Roles: []string{"Billing admin"}}}
+			case i%5 == 0:
+				p.Users = []renewal.User{
+					{Email: fmt.Sprintf("a%d@p.example", i), Roles: []string{"Global admin"}},
+					{Email: fmt.Sprintf("b%d@p.example", i), Roles: []string{"MPN Partner Admin", "Global admin"}},
+				}
+			default:
+				p.Users = []renewal.User{{Email: fmt.Sprintf("a%d@p.example", i), Roles: []string{"Global admin"}}}
+			}
+			p.Enrollments = []renewal.Enrollment{{Specialization: specs[i%len(specs)], AttainedOn: d, Status: renewal.StatusActive}}
+			ps = append(ps, p)
+		}
+	}
+	if _, err := db.Import(ctx, ps, time.Date(2024, 12, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+func newTicker(db *store.DB, catchUp int, logs io.Writer) *Ticker {
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	return &Ticker{
+		Scanner: &Scanner{DB: db, Rules: renewal.DefaultRules(), Catalog: renewal.DefaultCatalog(),
+			Roles: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()), MessageIDDomain: "example.com", Logger: logger, PageSize: 50},
+		Location: time.UTC, CatchUpDays: catchUp, Logger: logger, Now: func() time.Time { return time.Time{} },
+	}
+}
+
+type key struct {
+	partner, anniversary string
+	offset               int
+}
+
+// expected lists, per (partner, anniversary, offset), the reminders due in [from, to].
+func expected(ps []*renewal.Partner, from, to renewal.Date) map[key]renewal.Milestone {
+	cat := renewal.DefaultCatalog()
+	out := map[key]renewal.Milestone{}
+	for _, p := range ps {
+		e := p.Enrollments[0]
+		spec, _ := cat.Lookup(e.Specialization)
+		for _, m := range renewal.DefaultRules().Milestones(e.AttainedOn, spec.Validation, from, to) {
+			out[key{p.ID, m.Anniversary.String(), m.Offset}] = m
+		}
+	}
+	return out
+}
+
+func recipientsOf(p *renewal.Partner) int {
+	n := 0
+	for _, u := range p.Users {
+		if renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Matches(u.Roles...) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLifetimeOfEveryDay steps a fake clock through 2025 and 2026, one tick a day (twice on some
+// days) delivering to .eml files, and checks that every reminder was queued exactly once, on its due
+// date, and sent.
+func TestLifetimeOfEveryDay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("730 ticks")
+	}
+	db := mustOpenDB(t)
+	ps := everyDayDataset(t, db)
+	tk := newTicker(db, 7, io.Discard)
+	var now time.Time
+	tk.Deliverer = fileDeliverer(t, db, func() time.Time { return now })
+	from, to := renewal.NewDate(2025, 1, 1), renewal.NewDate(2026, 12, 31)
+	for day := from; !day.After(to); day = day.AddDays(1) {
+		at := time.Date(day.Year(), day.Month(), day.Day(), 6, 0, 0, 0, time.UTC)
+		now = at
+		if _, err := tk.Tick(ctx, at, true); err != nil {
+			t.Fatalf("tick %s: %v", day, err)
+		}
+		if day.Day() == 15 { // a restart re-runs the day's tick: nothing twice (R10)
+			res, err := tk.Tick(ctx, at.Add(time.Hour), false)
+			if err != nil || res.Scan.Queued != 0 || res.Scan.Dates != 0 {
+				t.Fatalf("re-tick %s: %+v %v", day, res.Scan, err)
+			}
+		}
+	}
+	want := expected(ps, from, to)
+	byID := map[string]*renewal.Partner{}
+	for _, p := range ps {
+		byID[p.ID] = p
+	}
+	rows, err := db.List(ctx, store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[key]int{}
+	sawLeap := false
+	for _, r := range rows {
+		k := key{r.PartnerID, r.AnniversaryOn, r.OffsetDays}
+		m, ok := want[k]
+		if !ok {
+			t.Fatalf("unexpected row %+v", r)
+		}
+		if r.DueOn != m.DueOn.String() || r.RenewalYear != m.Year || r.ManualValidation != string(m.ManualValidation) {
+			t.Errorf("row %d: due %s year %d %s, want %s %d %s", r.ID, r.DueOn, r.RenewalYear, r.ManualValidation, m.DueOn, m.Year, m.ManualValidation)
+		}
+		if !strings.HasPrefix(r.CreatedAt, r.DueOn) {
+			t.Errorf("row %d due %s was queued at %s", r.ID, r.DueOn, r.CreatedAt)
+		}
+		if r.SentAt != nil && !strings.HasPrefix(*r.SentAt, r.DueOn) {
+			t.Errorf("row %d due %s was sent at %s", r.ID, r.DueOn, *r.SentAt)
+		}
+		wantStatus := store.StatusSent
+		if recipientsOf(byID[r.PartnerID]) == 0 {
+			wantStatus = store.StatusNoRecipients
+		}
+		if r.Status != wantStatus {
+			t.Errorf("row %d status %s, want %s", r.ID, r.Status, wantStatus)
+		}
+		if r.AnniversaryOn == "2028-02-29" || r.AnniversaryOn == "2026-02-28" && strings.HasSuffix(byIDAttained(byID[r.PartnerID]), "02-29") {
+			sawLeap = true
+		}
+		got[k]++
+	}
+	for k := range want {
+		n := max(recipientsOf(byID[k.partner]), 1)
+		if got[k] != n {
+			t.Errorf("%v queued %d times, want %d", k, got[k], n)
+		}
+	}
+	if !sawLeap {
+		t.Error("the 29 February attainment got no reminder on 28 February")
+	}
+	t.Logf("%d reminders over %d keys", len(rows), len(want))
+}
+
+// fileDeliverer delivers to .eml files in a temporary folder with the given clock.
+func fileDeliverer(t testing.TB, db *store.DB, now func() time.Time) *notify.Deliverer {
+	tmpl, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &notify.Deliverer{
+		Outbox:    &store.Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: time.Minute},
+		Transport: &notify.File{Dir: t.TempDir()},
+		Renderer: &notify.Renderer{Templates: tmpl, Catalog: renewal.DefaultCatalog(), Rules: renewal.DefaultRules(),
+			From: &mail.Address{Name: "Renewals", Address: "renewals@example.com"}, Location: time.UTC},
+		Now: now, BatchSize: 100, MaxAttempts: 3, BackoffBase: time.Minute, Logger: slog.New(slog.DiscardHandler),
+	}
+}
+
+func byIDAttained(p *renewal.Partner) string { return p.Enrollments[0].AttainedOn.String() }
+
+// TestCatchUpAfterOutage stops the daemon for 5 and for 40 days.
+func TestCatchUpAfterOutage(t *testing.T) {
+	run := func(t *testing.T, catchUp, outage int) (*store.DB, []*renewal.Partner, string, TickResult) {
+		db := mustOpenDB(t)
+		ps := everyDayDataset(t, db)
+		var logs bytes.Buffer
+		tk := newTicker(db, catchUp, &logs)
+		day := renewal.NewDate(2025, 3, 1)
+		for ; day.Before(renewal.NewDate(2025, 3, 10)); day = day.AddDays(1) {
+			if _, err := tk.Tick(ctx, day.Time(time.UTC), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		back := day.AddDays(outage) // last tick was on day-1; the days in between were missed
+		res, err := tk.Tick(ctx, back.Time(time.UTC).Add(6*time.Hour), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db, ps, logs.String(), res
+	}
+
+	t.Run("5 days", func(t *testing.T) {
+		_, _, logs, res := run(t, 7, 5)
+		if res.Scan.From != renewal.NewDate(2025, 3, 10) || res.Scan.Dates != 6 || res.GapMissed != 0 {
+			t.Errorf("scanned %s..%s (%d dates), missed %d", res.Scan.From, res.Scan.To, res.Scan.Dates, res.GapMissed)
+		}
+		if strings.Contains(logs, "gap") {
+			t.Errorf("warned about a gap within catch_up_days: %s", logs)
+		}
+		if res.Scan.Queued == 0 {
+			t.Error("nothing caught up")
+		}
+	})
+
+	t.Run("40 days beyond catch_up_days", func(t *testing.T) {
+		db, ps, logs, res := run(t, 7, 40)
+		// Back on 2025-04-19: only 2025-04-12..2025-04-19 are scanned; 2025-03-10..2025-04-11 (33 days) are reported missed.
+		if res.Scan.From != renewal.NewDate(2025, 4, 12) || res.Scan.Dates != 8 || res.GapMissed != 33 {
+			t.Errorf("scanned %s..%s (%d dates), missed %d", res.Scan.From, res.Scan.To, res.Scan.Dates, res.GapMissed)
+		}
+		if !strings.Contains(logs, "run a backfill") || !strings.Contains(logs, "missed_from=2025-03-10") {
+			t.Errorf("no backfill hint in logs: %s", logs)
+		}
+		rows, _ := db.List(ctx, store.Filter{DueFrom: renewal.NewDate(2025, 3, 10), DueTo: renewal.NewDate(2025, 4, 11)})
+		if len(rows) != 0 {
+			t.Errorf("%d reminders queued for dates outside catch_up_days", len(rows))
+		}
+		// A backfill of the gap then queues them, superseding per R11.
+		tk := newTicker(db, 7, io.Discard)
+		st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2025, 3, 10), renewal.NewDate(2025, 4, 11), Queue, NoScanState, time.Time{})
+		if err != nil || st.Queued == 0 || st.Superseded == 0 {
+			t.Fatalf("backfill %+v %v", st, err)
+		}
+		checkSupersede(t, db, ps)
+	})
+
+	t.Run("40 days within catch_up_days", func(t *testing.T) {
+		db, ps, _, res := run(t, 60, 40)
+		if res.Scan.Dates != 41 || res.GapMissed != 0 || res.Scan.Superseded == 0 {
+			t.Errorf("catch-up %+v", res.Scan)
+		}
+		checkSupersede(t, db, ps)
+	})
+}
+
+// checkSupersede asserts R11 over the whole outbox: for each (partner, anniversary, recipient) a
+// pending row is the latest offset recorded; superseded rows are earlier. (no_recipients rows are
+// records, never mailed, so they are not waiting to be superseded.)
+func checkSupersede(t *testing.T, db *store.DB, ps []*renewal.Partner) {
+	t.Helper()
+	rows, _ := db.List(ctx, store.Filter{})
+	type group struct{ partner, ann, rcpt string }
+	latest := map[group]int{}
+	for _, r := range rows {
+		g := group{r.PartnerID, r.AnniversaryOn, deref(r.Recipient)}
+		if o, ok := latest[g]; !ok || r.OffsetDays > o {
+			latest[g] = r.OffsetDays
+		}
+	}
+	var superseded int
+	for _, r := range rows {
+		g := group{r.PartnerID, r.AnniversaryOn, deref(r.Recipient)}
+		switch r.Status {
+		case store.StatusPending:
+			if r.OffsetDays != latest[g] {
+				t.Errorf("row %d (%+d) is %s but %+d of the same anniversary is queued", r.ID, r.OffsetDays, r.Status, latest[g])
+			}
+		case store.StatusSuperseded:
+			superseded++
+			if r.OffsetDays == latest[g] {
+				t.Errorf("row %d is superseded but is the latest", r.ID)
+			}
+		}
+	}
+	if superseded == 0 {
+		t.Error("no superseded rows")
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// TestPendingSupersededByLaterReminder: a -90 reminder still pending (mail server down) becomes
+// superseded when the -60 reminder of the same anniversary is queued.
+func TestPendingSupersededByLaterReminder(t *testing.T) {
+	db := mustOpenDB(t)
+	_, err := db.Import(ctx, []*renewal.Partner{{ID: "1", Name: "A", UsersGiven: true,
+		Users:       []renewal.User{{Email: "a@a.example", Roles: []string{"Global admin"}}},
+		Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.NewDate(2023, 6, 1), Status: renewal.StatusActive}}}},
+		time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := newTicker(db, 7, io.Discard)
+	ann := renewal.NewDate(2025, 6, 1)
+	for _, o := range []int{-90, -60} {
+		if _, err := tk.Tick(ctx, ann.AddDays(o).Time(time.UTC), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, _ := db.List(ctx, store.Filter{})
+	if len(rows) != 2 || rows[0].Status != store.StatusSuperseded || rows[1].Status != store.StatusPending {
+		t.Errorf("rows: %+v", rows)
+	}
+}
+
+func TestBackfillIdempotentAndDryRun(t *testing.T) {
+	db := mustOpenDB(t)
+	everyDayDataset(t, db)
+	var out bytes.Buffer
+	tk := newTicker(db, 7, io.Discard)
+	tk.Scanner.DryRunOut = &out
+	from, to := renewal.NewDate(2025, 1, 1), renewal.NewDate(2025, 12, 31)
+	dry, err := tk.Scanner.Scan(ctx, from, to, DryRun, NoScanState, time.Time{})
+	if err != nil || dry.Reminders == 0 {
+		t.Fatalf("dry run %+v %v", dry, err)
+	}
+	if n, _ := db.CountByStatus(ctx); n[store.StatusPending]+n[store.StatusSuperseded]+n[store.StatusNoRecipients] != 0 {
+		t.Errorf("dry run wrote: %v", n)
+	}
+	if lines := strings.Count(out.String(), "\n"); lines != dry.Reminders {
+		t.Errorf("dry run printed %d lines for %d reminders", lines, dry.Reminders)
+	}
+	first, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, time.Time{})
+	if err != nil || first.Queued == 0 || first.Reminders != dry.Reminders {
+		t.Fatalf("first backfill %+v (dry %d) %v", first, dry.Reminders, err)
+	}
+	second, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, time.Time{})
+	if err != nil || second.Queued != 0 || second.Superseded != 0 || second.Existing != first.Reminders {
+		t.Fatalf("second backfill %+v %v", second, err)
+	}
+	if _, ok, _ := db.LastScanned(ctx); ok {
+		t.Error("a backfill moved the daily scan state")
+	}
+}
+
+func TestRecordOnly(t *testing.T) {
+	db := mustOpenDB(t)
+	everyDayDataset(t, db)
+	tk := newTicker(db, 7, io.Discard)
+	st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2024, 1, 1), renewal.NewDate(2024, 12, 31), RecordOnly, NoScanState, time.Time{})
+	if err != nil || st.Skipped == 0 || st.Queued != 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	n, _ := db.CountByStatus(ctx)
+	if n[store.StatusSkipped] != st.Skipped || n[store.StatusPending] != 0 {
+		t.Errorf("counts %v", n)
+	}
+}
