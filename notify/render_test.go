@@ -1,0 +1,232 @@
+package notify
+
+import (
+	"flag"
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/templates"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func testRenderer(t testing.TB) *Renderer {
+	t.Helper()
+	tmpl, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Renderer{Templates: tmpl, Catalog: renewal.DefaultCatalog(), Rules: renewal.DefaultRules(),
+		From: &mail.Address{Name: "Partner Renewals", Address: "renewals@example.com"}, Location: time.UTC}
+}
+
+var passing = map[string]int{"performance": 30, "skilling_intermediate": 15, "skilling_advanced": 10, "customer_success_usage_growth": 10, "customer_success_deployments": 10}
+
+// reminder builds the reminder of the offset-th day milestone of an enrollment.
+func reminder(t testing.TB, spec, attained string, n, offset int, scores []renewal.CapabilityScore) renewal.Reminder {
+	t.Helper()
+	cat := renewal.DefaultCatalog()
+	s, err := cat.Lookup(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn, ok := renewal.DefaultRules().Renewal(renewal.MustParseDate(attained), s.Validation, n)
+	if !ok {
+		t.Fatalf("%s n=%d not in programme", attained, n)
+	}
+	return renewal.Reminder{
+		OutboxID: 7, PartnerID: "4761234", PartnerName: "Contoso Ltd", Specialization: s.Name,
+		AttainedOn: renewal.MustParseDate(attained),
+		Milestone:  renewal.Milestone{Renewal: rn, Offset: offset, DueOn: rn.Anniversary.AddDays(offset)},
+		Recipient:  "ada@contoso.example", RecipientName: "Ada", Attempts: 1,
+		MessageID: renewal.MessageID(7, rn.Anniversary, offset, "ada@contoso.example", "example.com"),
+		Scores:    scores,
+	}
+}
+
+func TestGoldenEmails(t *testing.T) {
+	r := testRenderer(t)
+	type variant struct {
+		name, spec, attained string
+		n                    int
+		scores               []renewal.CapabilityScore
+	}
+	variants := []variant{
+		// Even year (k=2), audit, at risk: Data & AI scores fail.
+		{"even-audit-atrisk", "Kubernetes on Microsoft Azure", "2022-05-20", 2,
+			[]renewal.CapabilityScore{{Designation: "Solutions Partner for Data & AI (Azure)", Enterprise: map[string]int{"performance": 20, "skilling_intermediate": 10}}}},
+		// Odd year (k=3), customer references kind, qualifies.
+		{"odd-references-qualified", "Threat Protection", "2022-07-01", 3, nil},
+		// Even year (k=2), Business Applications: none, no scores on file.
+		{"even-none-unknown", "Finance", "2023-03-15", 2, nil},
+		// Even year, customer references, qualified on the SMB path; attained on 29 February.
+		{"even-references-leapday", "Teamwork Deployment", "2024-02-29", 2,
+			[]renewal.CapabilityScore{{Designation: "Solutions Partner for Modern Work", Enterprise: map[string]int{"performance": 5}, SMB: passing}}},
+	}
+	variants[1].scores = []renewal.CapabilityScore{{Designation: "Solutions Partner for Security",
+		Enterprise: map[string]int{"performance": 40, "skilling_intermediate": 10, "skilling_advanced": 10, "customer_success": 10}}}
+	for _, v := range variants {
+		for _, off := range renewal.DefaultRules().OffsetsDays {
+			name := fmt.Sprintf("%s_%+d", v.name, off)
+			t.Run(name, func(t *testing.T) {
+				rem := reminder(t, v.spec, v.attained, v.n, off, v.scores)
+				now := rem.Milestone.DueOn.Time(time.UTC).Add(6 * time.Hour)
+				out, err := r.Render(rem, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := "Subject: " + out.Subject + "\n\n" + out.Text + "\n======== HTML ========\n" + out.HTML
+				golden := filepath.Join("testdata", name+".golden")
+				if *update {
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./notify -update)", err)
+				}
+				if got != string(want) {
+					t.Errorf("%s differs from the golden file; run go test ./notify -run TestGoldenEmails -update and review the diff\n%s", golden, got)
+				}
+			})
+		}
+	}
+}
+
+func TestEmailFacts(t *testing.T) {
+	r := testRenderer(t)
+	// Threat Protection attained 2024-02-29: anniversary 2026-02-28 is renewal year 2 with customer
+	// references; the window opens 2025-12-30. The −60 reminder is due that day.
+	rem := reminder(t, "Threat Protection", "2024-02-29", 2, -60, nil)
+	out, err := r.Render(rem, time.Date(2025, 12, 30, 6, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Action required: customer references due for Threat Protection by 2026-02-28 (60 days left)"
+	if out.Subject != want {
+		t.Errorf("subject %q, want %q", out.Subject, want)
+	}
+	rem = reminder(t, "Threat Protection", "2024-02-29", 2, -90, nil)
+	out, _ = r.Render(rem, time.Date(2025, 11, 30, 6, 0, 0, 0, time.UTC))
+	if want := "Action required: customer references due for Threat Protection by 2026-02-28 (renewal window opens 2025-12-30)"; out.Subject != want {
+		t.Errorf("subject %q, want %q", out.Subject, want)
+	}
+	for _, s := range []string{"2026-02-28", "renewal year 2", "even year", "2025-12-30", "2026-03-30", "90 until the window closes",
+		"Solutions Partner for Security", "customer references must be completed"} {
+		if !strings.Contains(out.Text, s) {
+			t.Errorf("text lacks %q", s)
+		}
+	}
+}
+
+func TestHTMLEscapesPartnerData(t *testing.T) {
+	r := testRenderer(t)
+	rem := reminder(t, "Finance", "2023-03-15", 2, -30, nil)
+	rem.PartnerName = `<script>alert("x")</script> & Co`
+	rem.RecipientName = `<img src=x onerror=alert(1)>`
+	out, err := r.Render(rem, time.Date(2025, 2, 13, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.HTML, "<script>") || strings.Contains(out.HTML, "<img") {
+		t.Errorf("HTML not escaped:\n%s", out.HTML)
+	}
+	if !strings.Contains(out.HTML, "&lt;script&gt;") {
+		t.Errorf("escaped name missing:\n%s", out.HTML)
+	}
+	msg, _, err := r.Message(rem, time.Date(2025, 2, 13, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	msg.WriteTo(&b)
+	raw := b.String()
+	for _, h := range []string{"Auto-Submitted: auto-generated", "Message-ID: " + rem.MessageID, "Date: Thu, 13 Feb 2025 00:00:00", "text/calendar", "multipart/alternative"} {
+		if !strings.Contains(raw, h) {
+			t.Errorf("message lacks %q", h)
+		}
+	}
+}
+
+func TestICS(t *testing.T) {
+	r := testRenderer(t)
+	rem := reminder(t, "Threat Protection", "2024-02-29", 2, -60, nil)
+	ics := r.ICS(rem, time.Date(2025, 12, 30, 6, 0, 0, 0, time.UTC))
+	for _, s := range []string{"BEGIN:VCALENDAR\r\n", "VERSION:2.0\r\n", "DTSTAMP:20251230T060000Z\r\n",
+		"DTSTART;VALUE=DATE:20251230\r\n", "DTEND;VALUE=DATE:20260301\r\n", // window 2025-12-30..2026-02-28 inclusive
+		"DTSTART;VALUE=DATE:20260301\r\n", "DTEND;VALUE=DATE:20260331\r\n", // grace 2026-03-01..2026-03-30
+		"UID:window-", "UID:grace-", "@example.com\r\n", "END:VCALENDAR\r\n"} {
+		if !strings.Contains(ics, s) {
+			t.Errorf("ics lacks %q:\n%s", s, ics)
+		}
+	}
+	for _, line := range strings.Split(ics, "\r\n") {
+		if len(line) > 75 {
+			t.Errorf("unfolded line of %d octets: %q", len(line), line)
+		}
+		if strings.Contains(line, "\n") {
+			t.Errorf("bare LF in %q", line)
+		}
+	}
+	// The same renewal gives the same UIDs from any reminder, so calendars update in place.
+	other := r.ICS(reminder(t, "Threat Protection", "2024-02-29", 2, 0, nil), time.Now())
+	uid := func(s string) string { i := strings.Index(s, "UID:"); return s[i : i+40] }
+	if uid(ics) != uid(other) {
+		t.Error("UID differs between reminders of one renewal")
+	}
+	if got := escapeICS("a,b;c\\d\ne"); got != `a\,b\;c\\d\ne` {
+		t.Errorf("escape: %q", got)
+	}
+}
+
+func TestStage(t *testing.T) {
+	for off, want := range map[int]string{-120: "early", -90: "early", -60: "window-open", -30: "window", 0: "anniversary", 30: "grace"} {
+		if got := Stage(off, 60); got != want {
+			t.Errorf("Stage(%d) = %s, want %s", off, got, want)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	d := &Deliverer{BackoffBase: time.Minute}
+	for attempt, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 3: 4 * time.Minute, 9: 256 * time.Minute, 10: 6 * time.Hour, 60: 6 * time.Hour} {
+		if got := d.Backoff(attempt); got != want {
+			t.Errorf("Backoff(%d) = %s, want %s", attempt, got, want)
+		}
+	}
+	for _, j := range []float64{0, 0.999} {
+		d.Jitter = func() float64 { return j }
+		if got := d.Backoff(3); got < 2*time.Minute || got >= 6*time.Minute {
+			t.Errorf("jittered backoff %s outside [2m, 6m)", got)
+		}
+	}
+}
+
+func FuzzTemplateData(f *testing.F) {
+	f.Add("Contoso", "Ada", "ada@contoso.example", -60, 2)
+	f.Add("<b>&", "\u202e", "x@y.example", 30, 1)
+	r := testRenderer(f)
+	f.Fuzz(func(t *testing.T, partner, name, rcpt string, offset, year int) {
+		rem := reminder(t, "Finance", "2023-03-15", 2, -30, nil)
+		rem.PartnerName, rem.RecipientName, rem.Recipient = partner, name, rcpt
+		rem.Milestone.Offset, rem.Milestone.Year = offset%400, year%100
+		out, err := r.Render(rem, time.Date(2025, 2, 13, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsAny(out.Subject, "\r\n") {
+			t.Fatalf("subject has a line break: %q", out.Subject)
+		}
+		if strings.Contains(partner, "<") && strings.Contains(out.HTML, partner) && strings.ContainsAny(partner, "abcdefghijklmnopqrstuvwxyz") {
+			t.Fatalf("unescaped partner name in HTML: %q", partner)
+		}
+	})
+}
