@@ -1,0 +1,44 @@
+package templates
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestOverrideFromDirectory(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, SubjectFile), []byte("Custom {{.Name}}\n"), 0o600)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Subject(map[string]string{"Name": "  x  y "})
+	if err != nil || got != "Custom x y" {
+		t.Errorf("subject %q %v", got, err)
+	}
+	// The files not overridden stay the embedded ones.
+	if s.text.Tree == nil || !strings.Contains(s.text.Root.String(), "What must be met") {
+		t.Error("text body not the embedded one")
+	}
+}
+
+func TestBadTemplateNamesFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, HTMLFile), []byte("{{if}}"), 0o600)
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, HTMLFile)) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestMissingFieldIsAnError(t *testing.T) {
+	s, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Subject(map[string]any{}); err == nil {
+		t.Error("rendering without data succeeded")
+	}
+}
