@@ -1,0 +1,143 @@
+package scheduler
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/store"
+)
+
+// fakeClock jumps forward whenever the service waits, so a year of schedule runs in milliseconds.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	now := c.t
+	c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	ch <- now
+	return ch
+}
+
+// TestServiceRunsOnTheCronScheduleInItsZone runs the real Service with robfig/cron's schedule in
+// Europe/Amsterdam across the spring DST change: one tick a day at 06:00 local time, a catch-up
+// tick at start, no overlap, and a clean stop.
+func TestServiceRunsOnTheCronScheduleInItsZone(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Amsterdam")
+	if err != nil {
+		t.Skip("no zoneinfo:", err)
+	}
+	db := mustOpenDB(t)
+	everyDayDataset(t, db)
+	tk := newTicker(db, 7, io.Discard)
+	tk.Location = loc
+	clock := &fakeClock{t: time.Date(2026, 3, 20, 12, 0, 0, 0, loc)}
+	sched, err := ParseSchedule("0 6 * * *", loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var ticks []TickResult
+	var at []time.Time
+	done := make(chan struct{})
+	svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.DiscardHandler)}
+	svc.Ticked = func(r TickResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		ticks = append(ticks, r)
+		at = append(at, clock.Now())
+		if len(ticks) == 15 {
+			close(done)
+		}
+	}
+	svc.Start(context.Background())
+	<-done
+	if err := svc.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// A 16th tick may have started before Stop; it is interrupted, which is what Stop is for.
+	ticks, at = ticks[:15], at[:15]
+	if ticks[0].AsOf != renewal.NewDate(2026, 3, 20) {
+		t.Errorf("catch-up tick as of %s", ticks[0].AsOf)
+	}
+	for i := 1; i < len(ticks); i++ {
+		local := at[i].In(loc)
+		if local.Hour() != 6 || local.Minute() != 0 {
+			t.Errorf("tick %d at %s, want 06:00 local", i, local)
+		}
+		if want := renewal.NewDate(2026, 3, 20).AddDays(i); ticks[i].AsOf != want {
+			t.Errorf("tick %d as of %s, want %s", i, ticks[i].AsOf, want)
+		}
+		if ticks[i].Err != nil {
+			t.Errorf("tick %d: %v", i, ticks[i].Err)
+		}
+	}
+	// 06:00 is 05:00 UTC before 29 March and 04:00 UTC after it.
+	if at[1].UTC().Hour() != 5 || at[len(at)-1].UTC().Hour() != 4 {
+		t.Errorf("DST not honoured: %s, %s", at[1].UTC(), at[len(at)-1].UTC())
+	}
+	if svc.LastSuccess().IsZero() {
+		t.Error("no successful tick recorded")
+	}
+	last, _, _ := db.LastScanned(context.Background())
+	if last != ticks[len(ticks)-1].AsOf {
+		t.Errorf("scan state %s", last)
+	}
+}
+
+func TestCountSkipped(t *testing.T) {
+	sched, _ := ParseSchedule("0 * * * *", time.UTC)
+	s := &Service{Schedule: sched}
+	fired := time.Date(2026, 1, 1, 6, 0, 0, 0, time.UTC)
+	if n := s.countSkipped(fired, fired.Add(3*time.Hour+time.Minute)); n != 3 {
+		t.Errorf("skipped %d, want 3", n)
+	}
+	if n := s.countSkipped(fired, fired.Add(10*time.Minute)); n != 0 {
+		t.Errorf("skipped %d, want 0", n)
+	}
+}
+
+func TestTickWaitsForTheScanLock(t *testing.T) {
+	db := mustOpenDB(t)
+	held, err := store.TryLock(db.Path(), "scan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.TryLock(db.Path(), "scan"); err == nil {
+		t.Fatal("a second scan lock was granted")
+	}
+	tk := newTicker(db, 7, io.Discard)
+	tk.Lock = func(ctx context.Context) (func(), error) {
+		l, err := store.WaitLock(ctx, db.Path(), "scan", time.Millisecond)
+		if err != nil {
+			return nil, err
+		}
+		return func() { l.Unlock() }, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := tk.Tick(ctx, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false); err == nil {
+		t.Fatal("tick ran while another process held the scan lock")
+	}
+	held.Unlock()
+	if _, err := tk.Tick(context.Background(), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false); err != nil {
+		t.Fatal(err)
+	}
+}
