@@ -90,6 +90,16 @@ func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
 	return st, ctx.Err()
 }
 
+// rendered is a reminder made ready to send by the rendering stage.
+type rendered struct {
+	r       renewal.Reminder
+	env     *Envelope
+	subject string
+	err     error
+}
+
+// sendBatch renders the batch in one goroutine while it sends and marks in this one, so both cores
+// work: rendering costs about as much as sending.
 func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *Stats) error {
 	// Marks must land even when ctx is cancelled mid-batch.
 	markCtx := context.WithoutCancel(ctx)
@@ -105,45 +115,62 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 		return nil
 	}
 	defer sess.Close()
-	for i, r := range rems {
+
+	stop := make(chan struct{})
+	ready := make(chan rendered, 16)
+	go func() {
+		defer close(ready)
+		for _, r := range rems {
+			env, subject, err := d.Renderer.Envelope(r, d.Now())
+			select {
+			case ready <- rendered{r: r, env: env, subject: subject, err: err}:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	defer close(stop)
+
+	done := 0
+	for item := range ready {
 		if ctx.Err() == nil && d.Limiter != nil {
 			_ = d.Limiter.Wait(ctx)
 		}
 		if ctx.Err() != nil {
-			for _, rest := range rems[i:] {
-				if err := d.Outbox.Release(markCtx, rest.OutboxID, d.Now()); err != nil {
-					return err
-				}
-				st.Released++
-			}
-			return nil
+			break
 		}
-		now := d.Now()
-		msg, out, err := d.Renderer.Message(r, now)
-		if err != nil {
+		done++
+		r := item.r
+		if item.err != nil {
 			// A reminder that cannot be rendered will not render next time either.
-			if err := d.fail(markCtx, r, &SendError{Reply: "render: " + err.Error(), Err: err}, st); err != nil {
+			if err := d.fail(markCtx, r, &SendError{Reply: "render: " + item.err.Error(), Err: item.err}, st); err != nil {
 				return err
 			}
 			continue
 		}
 		start := d.Now()
-		err = sess.Send(ctx, r.OutboxID, msg)
+		err := sess.Send(ctx, r.OutboxID, item.env)
 		elapsed := d.Now().Sub(start)
 		if err != nil {
-			se := classify(err)
 			d.observe("error", elapsed)
-			if err := d.fail(markCtx, r, se, st); err != nil {
+			if err := d.fail(markCtx, r, classify(err), st); err != nil {
 				return err
 			}
 			continue
 		}
 		d.observe("sent", elapsed)
-		if err := markErr(d.Outbox.MarkSent(markCtx, r.OutboxID, d.Now(), out.Subject)); err != nil {
+		if err := markErr(d.Outbox.MarkSent(markCtx, r.OutboxID, d.Now(), item.subject)); err != nil {
 			return err
 		}
 		st.Sent++
 		d.Logger.Debug("sent", "outbox_id", r.OutboxID, "message_id", r.MessageID)
+	}
+	// Stopped: give back what was claimed but not attempted.
+	for _, rest := range rems[done:] {
+		if err := markErr(d.Outbox.Release(markCtx, rest.OutboxID, d.Now())); err != nil {
+			return err
+		}
+		st.Released++
 	}
 	return nil
 }

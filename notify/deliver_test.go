@@ -262,11 +262,11 @@ func TestCrashBetweenSendAndMark(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range rems {
-		msg, _, err := f.d.Renderer.Message(r, f.clock.Now())
+		env, _, err := f.d.Renderer.Envelope(r, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sess.Send(ctx, r.OutboxID, msg); err != nil {
+		if err := sess.Send(ctx, r.OutboxID, env); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@
 package notify
 
 import (
+	"bytes"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -116,6 +117,21 @@ func (r *Renderer) Render(rem renewal.Reminder, now time.Time) (templates.Render
 		return templates.Rendered{}, err
 	}
 	return r.Templates.Render(&d, func(s string) { d.Subject = s })
+}
+
+// Envelope renders and encodes a reminder for sending: the envelope and the message bytes, and the
+// subject to record.
+func (r *Renderer) Envelope(rem renewal.Reminder, now time.Time) (*Envelope, string, error) {
+	m, out, err := r.Message(rem, now)
+	if err != nil {
+		return nil, "", err
+	}
+	var b bytes.Buffer
+	b.Grow(16 << 10)
+	if _, err := m.WriteTo(&b); err != nil {
+		return nil, "", fmt.Errorf("reminder %d: encode: %w", rem.OutboxID, err)
+	}
+	return &Envelope{From: r.From.Address, To: rem.Recipient, MessageID: rem.MessageID, Data: b.Bytes()}, out.Subject, nil
 }
 
 // Message builds the MIME message of a reminder: text and HTML parts, the .ics attachment,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // Transport opens sessions that send messages: one SMTP connection, or a folder.
@@ -22,8 +23,16 @@ type Transport interface {
 
 // Session sends messages until closed. Send returns nil or a *SendError.
 type Session interface {
-	Send(ctx context.Context, id int64, m *gomail.Msg) error
+	Send(ctx context.Context, id int64, env *Envelope) error
 	Close() error
+}
+
+// Envelope is a fully encoded message and its SMTP envelope.
+type Envelope struct {
+	From      string // envelope sender (address only)
+	To        string // the one recipient
+	MessageID string
+	Data      []byte // the RFC 5322 message, CRLF line endings
 }
 
 // SendError is a classified delivery failure.
@@ -134,7 +143,7 @@ func (t *SMTP) client() (*gomail.Client, error) {
 	return c, nil
 }
 
-// Open dials the server.
+// Open dials the server (TLS and authentication as configured, through go-mail).
 func (t *SMTP) Open(ctx context.Context) (Session, error) {
 	s := &smtpSession{t: t}
 	if err := s.dial(ctx); err != nil {
@@ -143,9 +152,12 @@ func (t *SMTP) Open(ctx context.Context) (Session, error) {
 	return s, nil
 }
 
+// smtpSession speaks SMTP over go-mail's smtp client, one transaction per message, on one
+// connection. Messages arrive encoded, so the connection only carries bytes.
 type smtpSession struct {
-	t *SMTP
-	c *gomail.Client // nil after a broken connection: the next Send redials
+	t  *SMTP
+	c  *gomail.Client
+	sc *smtp.Client // nil after a broken connection: the next Send redials
 }
 
 func (s *smtpSession) dial(ctx context.Context) error {
@@ -153,41 +165,66 @@ func (s *smtpSession) dial(ctx context.Context) error {
 	if err != nil {
 		return &SendError{Temporary: true, Reply: err.Error(), Err: err}
 	}
-	if err := c.DialWithContext(ctx); err != nil {
+	sc, err := c.DialToSMTPClientWithContext(ctx)
+	if err != nil {
 		se := classify(err)
 		se.Temporary = true // a refused or failed connection (or login) is retried, never final
 		se.Reply = "connect to " + net.JoinHostPort(s.t.cfg.Host, fmt.Sprint(s.t.cfg.Port)) + ": " + se.Reply
 		return se
 	}
-	s.c = c
+	s.c, s.sc = c, sc
 	return nil
 }
 
-func (s *smtpSession) Send(ctx context.Context, _ int64, m *gomail.Msg) error {
-	if s.c == nil {
+func (s *smtpSession) Send(ctx context.Context, _ int64, env *Envelope) error {
+	if s.sc == nil {
 		if err := s.dial(ctx); err != nil {
 			return err
 		}
 	}
-	err := s.c.Send(m)
+	err := s.transaction(env)
 	if err == nil {
 		return nil
 	}
 	se := classify(err)
-	code := replyCode(err)
-	if code == 0 || code == 421 { // the connection is gone or going: reconnect for the next message
-		s.c.Close()
-		s.c = nil
+	if code := replyCode(err); code == 0 || code == 421 {
+		// The connection is gone or going: drop it and reconnect for the next message.
+		s.sc.Close()
+		s.sc = nil
+	} else {
+		s.sc.Reset() // a refused transaction leaves the session usable
 	}
 	return se
 }
 
+func (s *smtpSession) transaction(env *Envelope) error {
+	if err := s.sc.UpdateDeadline(s.t.cfg.Timeout); err != nil {
+		return err
+	}
+	if err := s.sc.Mail(env.From); err != nil {
+		return err
+	}
+	if err := s.sc.Rcpt(env.To); err != nil {
+		return err
+	}
+	w, err := s.sc.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(env.Data); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
 func (s *smtpSession) Close() error {
-	if s.c == nil {
+	if s.sc == nil {
 		return nil
 	}
-	err := s.c.Close()
-	s.c = nil
+	err := s.c.CloseWithSMTPClient(s.sc)
+	s.sc.Close()
+	s.sc = nil
 	return err
 }
 
@@ -208,14 +245,14 @@ func (f *File) Open(context.Context) (Session, error) {
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9.+_-]+`)
 
 // Send writes the message.
-func (f *File) Send(_ context.Context, id int64, m *gomail.Msg) error {
-	name := fmt.Sprintf("%08d-%s.eml", id, unsafeName.ReplaceAllString(strings.Trim(m.GetMessageID(), "<>"), "_"))
+func (f *File) Send(_ context.Context, id int64, env *Envelope) error {
+	name := fmt.Sprintf("%08d-%s.eml", id, unsafeName.ReplaceAllString(strings.Trim(env.MessageID, "<>"), "_"))
 	tmp, err := os.CreateTemp(f.Dir, ".tmp-*.eml")
 	if err != nil {
 		return &SendError{Temporary: true, Reply: err.Error(), Err: err}
 	}
 	defer os.Remove(tmp.Name())
-	_, err = m.WriteTo(tmp)
+	_, err = tmp.Write(env.Data)
 	if err == nil {
 		err = tmp.Sync()
 	}

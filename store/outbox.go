@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -199,6 +200,9 @@ type Outbox struct {
 	DB       *DB
 	RoleKeys []string      // renewal.RoleKey forms of the recipient roles
 	Lease    time.Duration // how long a claim holds before it may be claimed again
+
+	mu    sync.Mutex
+	stmts map[string]*sqlx.Stmt // marks, prepared once: they run once per message
 }
 
 type claimRow struct {
@@ -295,6 +299,24 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, rules rene
 		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	return out, nil
+}
+
+// prepared returns the statement for q, preparing it on first use.
+func (o *Outbox) prepared(ctx context.Context, q string) (*sqlx.Stmt, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if st, ok := o.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := o.DB.db.PreparexContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if o.stmts == nil {
+		o.stmts = map[string]*sqlx.Stmt{}
+	}
+	o.stmts[q] = st
+	return st, nil
 }
 
 // loadClaimRows reads the rows ids with what delivery and its re-check need.
@@ -454,7 +476,11 @@ func (o *Outbox) Release(ctx context.Context, id int64, now time.Time) error {
 }
 
 func (o *Outbox) mark(ctx context.Context, id int64, q string, args ...any) error {
-	r, err := o.DB.db.ExecContext(ctx, q, args...)
+	st, err := o.prepared(ctx, q)
+	if err != nil {
+		return fmt.Errorf("mark outbox row %d: %w", id, err)
+	}
+	r, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("mark outbox row %d: %w", id, err)
 	}

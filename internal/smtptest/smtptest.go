@@ -46,6 +46,7 @@ type Server struct {
 	Decide func(rcpt string, n int) Fault
 
 	srv      *smtp.Server
+	l        net.Listener
 	mu       sync.Mutex
 	msgs     []Message
 	txns     int
@@ -61,7 +62,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{faults: map[Fault]int{}, stalled: make(chan struct{})}
+	s := &Server{faults: map[Fault]int{}, stalled: make(chan struct{}), l: l}
 	s.srv = smtp.NewServer(s)
 	s.srv.Domain = "localhost"
 	s.srv.AllowInsecureAuth = true
@@ -77,6 +78,7 @@ func Start() (*Server, error) {
 // Close stops the server and releases stalled sessions.
 func (s *Server) Close() error {
 	s.closeOne.Do(func() { close(s.stalled) })
+	s.l.Close() // also when Serve has not started yet
 	return s.srv.Close()
 }
 
