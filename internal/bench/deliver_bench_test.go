@@ -101,7 +101,7 @@ func BenchmarkDeliver(b *testing.B) {
 				renderer := &notify.Renderer{Templates: tmpl, Catalog: renewal.DefaultCatalog(), Rules: renewal.DefaultRules(),
 					From: &mail.Address{Address: "renewals@example.com"}, Location: time.UTC}
 				d := &notify.Deliverer{
-					Outbox: &store.Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute},
+					Outbox:    &store.Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute},
 					Transport: tr, Renderer: renderer,
 					Now: time.Now, BatchSize: 100, MaxAttempts: 8, BackoffBase: time.Minute, Logger: slog.New(slog.DiscardHandler),
 				}
