@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -62,10 +63,21 @@ type Reminder struct {
 // MessageID returns the stable Message-ID of the reminder keyed by (enrollment, anniversary, offset,
 // recipient): a repeat after a crash carries the same one.
 func MessageID(enrollmentID int64, anniversary Date, offset int, recipient, domain string) string {
+	return MessageIDTagged(enrollmentID, anniversary, offset, RecipientTag(recipient), domain)
+}
+
+// RecipientTag is the recipient's part of a Message-ID: a short hash, so addresses do not leak
+// into headers of other mail. Callers that build many IDs for one recipient compute it once.
+func RecipientTag(recipient string) string {
 	h := sha256.Sum256([]byte(strings.ToLower(recipient)))
+	return hex.EncodeToString(h[:6])
+}
+
+// MessageIDTagged is MessageID with the recipient tag already computed.
+func MessageIDTagged(enrollmentID int64, anniversary Date, offset int, tag, domain string) string {
 	if domain == "" {
 		domain = "renewald.invalid"
 	}
-	return fmt.Sprintf("<renewal.%d.%s.%+d.%s@%s>", enrollmentID, strings.ReplaceAll(anniversary.String(), "-", ""),
-		offset, hex.EncodeToString(h[:6]), domain)
+	return "<renewal." + strconv.FormatInt(enrollmentID, 10) + "." + strings.ReplaceAll(anniversary.String(), "-", "") + "." +
+		fmt.Sprintf("%+d", offset) + "." + tag + "@" + domain + ">"
 }

@@ -34,7 +34,7 @@ type Scanner struct {
 	Roles           renewal.RoleMatcher
 	MessageIDDomain string
 	Logger          *slog.Logger
-	PageSize        int       // enrollments per page and per transaction (default 1000)
+	PageSize        int       // enrollments per page and per transaction (default 4000)
 	DryRunOut       io.Writer // where DryRun prints
 }
 
@@ -85,7 +85,7 @@ func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, sc
 	st := ScanStats{From: from, To: to, Dates: from.DaysUntil(to) + 1}
 	pageSize := s.PageSize
 	if pageSize <= 0 {
-		pageSize = 1000
+		pageSize = 4000
 	}
 	roleKeys := s.Roles.Keys()
 	kinds := map[string]*renewal.Specialization{}
@@ -174,6 +174,12 @@ func (s *Scanner) items(ctx context.Context, page []store.DueEnrollment, from, t
 		return nil, err
 	}
 	var items []store.OutboxItem
+	tags := map[string]string{"": renewal.RecipientTag("")}
+	for _, rs := range rcpts {
+		for _, r := range rs {
+			tags[r.Email] = renewal.RecipientTag(r.Email)
+		}
+	}
 	for _, d := range dues {
 		rs := rcpts[d.e.PartnerID]
 		for _, m := range d.ms {
@@ -188,21 +194,21 @@ func (s *Scanner) items(ctx context.Context, page []store.DueEnrollment, from, t
 				if status == store.StatusPending {
 					status = store.StatusNoRecipients
 				}
-				items = append(items, s.item(d.e.ID, m, "", status))
+				items = append(items, s.item(d.e.ID, m, "", tags[""], status))
 				continue
 			}
 			for _, r := range rs {
-				items = append(items, s.item(d.e.ID, m, r.Email, status))
+				items = append(items, s.item(d.e.ID, m, r.Email, tags[r.Email], status))
 			}
 		}
 	}
 	return items, nil
 }
 
-func (s *Scanner) item(enrollmentID int64, m renewal.Milestone, recipient, status string) store.OutboxItem {
+func (s *Scanner) item(enrollmentID int64, m renewal.Milestone, recipient, tag, status string) store.OutboxItem {
 	return store.OutboxItem{
 		EnrollmentID: enrollmentID, Milestone: m, Recipient: recipient, Status: status,
-		MessageID: renewal.MessageID(enrollmentID, m.Anniversary, m.Offset, recipient, s.MessageIDDomain),
+		MessageID: renewal.MessageIDTagged(enrollmentID, m.Anniversary, m.Offset, tag, s.MessageIDDomain),
 	}
 }
 

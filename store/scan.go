@@ -129,74 +129,37 @@ func (a *EnqueueStats) Add(b EnqueueStats) {
 	a.Existing += b.Existing
 }
 
-// Enqueue inserts items in one transaction. A key already present is left alone (R10). A new pending
-// row supersedes the same recipient's still-pending earlier reminders of the same anniversary (R11).
-// When scannedThrough is not zero, the scan state is advanced to it in the same transaction, so a
-// crash never leaves a half-recorded scan.
+// Enqueue inserts items in one transaction. A key already present is left alone (R10). A pending
+// row supersedes the same recipient's still-pending earlier reminders of the same anniversary, and
+// arrives superseded itself when a later one is already there, as after a backfill behind a tick
+// (R11). When scannedThrough is not zero, the scan state is advanced to it in the same transaction.
+// Items of one enrollment should be adjacent: each run of them costs one read of its outbox rows.
 func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time, scannedThrough renewal.Date) (EnqueueStats, error) {
 	var st EnqueueStats
 	ts := formatTime(now)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ins, err := tx.PreparexContext(ctx, `INSERT INTO outbox (enrollment_id, anniversary_on, renewal_year,
-			manual_validation, offset_days, due_on, recipient, status, subject, message_id, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (enrollment_id, anniversary_on, recipient, offset_days) DO NOTHING`)
+		stmts, err := prepareAll(ctx, tx, map[string]string{
+			"insert": `INSERT INTO outbox (enrollment_id, anniversary_on, renewal_year, manual_validation,
+				offset_days, due_on, recipient, status, subject, message_id, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (enrollment_id, anniversary_on, recipient, offset_days) DO NOTHING`,
+			"supersede": `UPDATE outbox SET status = 'superseded', updated_at = ?
+				WHERE enrollment_id = ? AND anniversary_on = ? AND recipient = ? AND offset_days < ? AND status = 'pending'`,
+			"existing": `SELECT anniversary_on, recipient, offset_days, status FROM outbox WHERE enrollment_id = ?`,
+		})
 		if err != nil {
 			return err
 		}
-		defer ins.Close()
-		sup, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'superseded', updated_at = ?
-			WHERE enrollment_id = ? AND anniversary_on = ? AND recipient = ? AND offset_days < ? AND status = 'pending'`)
-		if err != nil {
-			return err
-		}
-		defer sup.Close()
-		later, err := tx.PreparexContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE enrollment_id = ?
-			AND anniversary_on = ? AND recipient = ? AND offset_days > ?)`)
-		if err != nil {
-			return err
-		}
-		defer later.Close()
-		for _, it := range items {
-			m := it.Milestone
-			ann := m.Anniversary.String()
-			status := it.Status
-			if status == "pending" || status == "no_recipients" {
-				// A later reminder of this anniversary already queued (a backfill behind a tick)
-				// makes this one superseded on arrival (R11).
-				var exists bool
-				if err := later.GetContext(ctx, &exists, it.EnrollmentID, ann, it.Recipient, m.Offset); err != nil {
-					return fmt.Errorf("check later reminders: %w", err)
-				}
-				if exists {
-					status = "superseded"
-				}
+		defer closeAll(stmts)
+		for start := 0; start < len(items); {
+			end := start + 1
+			for end < len(items) && items[end].EnrollmentID == items[start].EnrollmentID {
+				end++
 			}
-			r, err := ins.ExecContext(ctx, it.EnrollmentID, ann, m.Year, string(m.ManualValidation), m.Offset,
-				m.DueOn.String(), it.Recipient, status, nullString(it.Subject), it.MessageID, ts, ts)
-			if err != nil {
-				return fmt.Errorf("enrollment %d offset %d: %w", it.EnrollmentID, m.Offset, err)
+			if err := enqueueEnrollment(ctx, stmts, items[start:end], ts, &st); err != nil {
+				return err
 			}
-			if n, _ := r.RowsAffected(); n == 0 {
-				st.Existing++
-				continue
-			}
-			switch status {
-			case "pending":
-				st.Queued++
-				r, err := sup.ExecContext(ctx, ts, it.EnrollmentID, ann, it.Recipient, m.Offset)
-				if err != nil {
-					return fmt.Errorf("supersede: %w", err)
-				}
-				n, _ := r.RowsAffected()
-				st.Superseded += int(n)
-			case "superseded":
-				st.Superseded++
-			case "no_recipients":
-				st.NoRecipients++
-			case "skipped":
-				st.Skipped++
-			}
+			start = end
 		}
 		if !scannedThrough.IsZero() {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)
@@ -211,6 +174,102 @@ func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time, sca
 		return EnqueueStats{}, fmt.Errorf("enqueue: %w", err)
 	}
 	return st, nil
+}
+
+// thread is one recipient's reminders of one anniversary of an enrollment.
+type thread struct {
+	anniversary, recipient string
+}
+
+type threadState struct {
+	latest         int  // highest offset recorded
+	earlierPending bool // a pending row exists (so a later pending one must supersede it)
+}
+
+// enqueueEnrollment inserts the items of one enrollment, deciding R10 and R11 from one read of the
+// enrollment's outbox rows.
+func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items []OutboxItem, ts string, st *EnqueueStats) error {
+	eid := items[0].EnrollmentID
+	rows, err := stmts["existing"].QueryxContext(ctx, eid)
+	if err != nil {
+		return fmt.Errorf("enrollment %d: outbox rows: %w", eid, err)
+	}
+	type key struct {
+		thread
+		offset int
+	}
+	have := map[key]bool{}
+	threads := map[thread]*threadState{}
+	for rows.Next() {
+		var k key
+		var status string
+		if err := rows.Scan(&k.anniversary, &k.recipient, &k.offset, &status); err != nil {
+			rows.Close()
+			return fmt.Errorf("enrollment %d: outbox rows: %w", eid, err)
+		}
+		have[k] = true
+		ts := threads[k.thread]
+		if ts == nil {
+			ts = &threadState{latest: k.offset}
+			threads[k.thread] = ts
+		}
+		ts.latest = max(ts.latest, k.offset)
+		if status == "pending" {
+			ts.earlierPending = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("enrollment %d: outbox rows: %w", eid, err)
+	}
+	for _, it := range items {
+		m := it.Milestone
+		k := key{thread{m.Anniversary.String(), it.Recipient}, m.Offset}
+		if have[k] {
+			st.Existing++
+			continue
+		}
+		th := threads[k.thread]
+		status := it.Status
+		if (status == "pending" || status == "no_recipients") && th != nil && th.latest > m.Offset {
+			status = "superseded" // a later reminder of this anniversary is already recorded
+		}
+		r, err := stmts["insert"].ExecContext(ctx, eid, k.anniversary, m.Year, string(m.ManualValidation), m.Offset,
+			m.DueOn.String(), it.Recipient, status, nullString(it.Subject), it.MessageID, ts, ts)
+		if err != nil {
+			return fmt.Errorf("enrollment %d offset %d: %w", eid, m.Offset, err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			st.Existing++
+			continue
+		}
+		have[k] = true
+		if th == nil {
+			th = &threadState{latest: m.Offset}
+			threads[k.thread] = th
+		}
+		th.latest = max(th.latest, m.Offset)
+		switch status {
+		case "pending":
+			st.Queued++
+			if th.earlierPending {
+				r, err := stmts["supersede"].ExecContext(ctx, ts, eid, k.anniversary, it.Recipient, m.Offset)
+				if err != nil {
+					return fmt.Errorf("supersede: %w", err)
+				}
+				n, _ := r.RowsAffected()
+				st.Superseded += int(n)
+			}
+			th.earlierPending = true
+		case "superseded":
+			st.Superseded++
+		case "no_recipients":
+			st.NoRecipients++
+		case "skipped":
+			st.Skipped++
+		}
+	}
+	return nil
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
