@@ -49,7 +49,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_cache_size", "-32768") // 32 MiB of page cache per connection: index inserts stay in memory
-	q.Set("_txlock", "immediate") // writers queue on BEGIN, never fail upgrading a read lock
+	q.Set("_txlock", "immediate")  // writers queue on BEGIN, never fail upgrading a read lock
 	db, err := sqlx.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
