@@ -55,6 +55,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
+	db.SetConnMaxIdleTime(10 * time.Second) // an idle daemon gives its page caches back
 	s := &DB{db: db, path: path}
 	if err := s.Migrate(ctx); err != nil {
 		db.Close()
