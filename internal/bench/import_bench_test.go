@@ -31,7 +31,7 @@ func importFiles(tb testing.TB, db *store.DB, files ...string) int {
 // BenchmarkImportCSV imports users and specializations CSVs into a fresh database.
 // -benchtime=1x with RENEWALD_BENCH_N sets the enrollment count (default 100000).
 func BenchmarkImportCSV(b *testing.B) {
-	for _, n := range sizes(b, 100_000) {
+	for _, n := range sizes(b, 100_000, 1_000_000) {
 		b.Run(fmt.Sprintf("enrollments=%d", n), func(b *testing.B) {
 			dir := b.TempDir()
 			f, err := benchgen.Generate(dir, benchgen.PartnersFor(n), 1)

@@ -39,7 +39,7 @@ func scanner(db *store.DB) *scheduler.Scanner {
 // BenchmarkTick is the daily scan + enqueue (no delivery): each iteration scans the next day of
 // 2025, so every iteration queues that day's reminders.
 func BenchmarkTick(b *testing.B) {
-	for _, n := range sizes(b, 10_000, 100_000) {
+	for _, n := range sizes(b, 10_000, 100_000, 1_000_000) {
 		b.Run(fmt.Sprintf("enrollments=%d", n), func(b *testing.B) {
 			db, _ := loadedDB(b, n)
 			s := scanner(db)
@@ -79,7 +79,7 @@ func rawInserts(b *testing.B, db *store.DB, rows int) time.Duration {
 // BenchmarkBackfill backfills a whole year over about n enrollments, and in the same run inserts as
 // many rows with plain prepared statements: outbox rows written per second against the raw rate.
 func BenchmarkBackfill(b *testing.B) {
-	for _, n := range sizes(b, 100_000) {
+	for _, n := range sizes(b, 10_000, 100_000) {
 		b.Run(fmt.Sprintf("enrollments=%d", n), func(b *testing.B) {
 			var took, raw time.Duration
 			rows := 0
