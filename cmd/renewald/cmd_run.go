@@ -45,21 +45,18 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := &scheduler.Service{
-		Ticker:   &scheduler.Ticker{Scanner: t.Scanner, Deliverer: t.Deliverer, Location: t.Location, CatchUpDays: t.CatchUpDays, Logger: t.Logger, Now: t.Now},
-		Schedule: sched, Now: m.Now, After: time.After, Logger: m.logger,
-	}
+	svc := &scheduler.Service{Ticker: t, Schedule: sched, Now: m.Now, After: time.After, Logger: m.logger}
 	// After a tick, once its connections have gone idle and closed, hand the freed memory back to the
 	// system: the daemon then idles small until the next tick.
 	svc.Ticked = func(scheduler.TickResult) { time.AfterFunc(15*time.Second, releaseMemory) }
-	svc.Ticker.Lock = func(ctx context.Context) (func(), error) {
+	t.Lock = func(ctx context.Context) (func(), error) {
 		l, err := store.WaitLock(ctx, cfg.Database.Path, "scan", 200*time.Millisecond)
 		if err != nil {
 			return nil, err
 		}
 		return func() { l.Unlock() }, nil
 	}
-	stopMetrics, err := m.startMetrics(ctx, cfg, a, svc)
+	stopMetrics, err := m.startMetrics(ctx, cfg, a, sched, t)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -370,5 +372,52 @@ func TestDemo(t *testing.T) {
 	sort.Strings(keys)
 	if want := []string{"At risk", "audit due", "customer references due", "qualification requirements due"}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("demo emails cover %v, want %v", keys, want)
+	}
+}
+
+func TestDaemonServesMetrics(t *testing.T) {
+	e := newEnv(t, "[metrics]\nlisten = \"127.0.0.1:0\"\n")
+	e.mustRun("import", fixture("partners.json"))
+	e.mustRun("tick", "--as-of", "2026-01-15", "--no-deliver")
+	c := e.cmd("run")
+	var errb syncBuffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Process.Signal(syscall.SIGTERM); c.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	addr := ""
+	for addr == "" || !strings.Contains(errb.String(), "msg=tick") {
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not start:\n%s", errb.String())
+		}
+		if i := strings.Index(errb.String(), "addr="); i >= 0 {
+			addr = strings.Fields(errb.String()[i+len("addr="):])[0]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{`renewald_outbox_rows{status="sent"} 2`, "renewald_reminders_sent_total 2",
+		"renewald_smtp_send_duration_seconds_bucket", "renewald_tick_duration_seconds_count 1",
+		"renewald_last_successful_tick_timestamp_seconds", "renewald_oldest_pending_reminder_age_seconds 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if code, body := get("/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
+		t.Errorf("/healthz: %d %q", code, body)
 	}
 }

@@ -2,14 +2,55 @@ package main
 
 import (
 	"context"
+	"time"
 
+	"github.com/robfig/cron/v3"
+
+	"github.com/renewald/renewald/metrics"
+	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/scheduler"
+	"github.com/renewald/renewald/store"
 )
 
-// startMetrics serves /metrics and /healthz when metrics.listen is set.
-func (m *Main) startMetrics(ctx context.Context, cfg Config, a *app, svc *scheduler.Service) (stop func(), err error) {
+// metricsSource adapts the store to what the metrics read.
+type metricsSource struct {
+	db  *store.DB
+	cfg Config
+}
+
+func (s metricsSource) CountByStatus(ctx context.Context) (map[string]int, error) {
+	return s.db.CountByStatus(ctx)
+}
+
+func (s metricsSource) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+func (s metricsSource) OldestPendingDue(ctx context.Context) (time.Time, bool, error) {
+	d, ok, err := s.db.OldestPendingDue(ctx)
+	if err != nil || !ok {
+		return time.Time{}, ok, err
+	}
+	return d.Time(s.cfg.Location()), true, nil
+}
+
+// startMetrics serves /metrics and /healthz when metrics.listen is set, and hooks the tick and the
+// delivery into them.
+func (m *Main) startMetrics(ctx context.Context, cfg Config, a *app, sched cron.Schedule, t *scheduler.Ticker) (stop func(), err error) {
 	if cfg.Metrics.Listen == "" {
 		return func() {}, nil
 	}
-	return nil, usageErrorf("metrics.listen = %q: metrics are not built in yet", cfg.Metrics.Listen)
+	mx := metrics.New(metricsSource{db: a.db, cfg: cfg}, sched, m.Now)
+	t.Observe = func(r scheduler.TickResult) {
+		mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Delivery.Sent, r.Delivery.Retried, r.Delivery.Failed, r.Duration)
+	}
+	if d, ok := t.Deliverer.(*notify.Deliverer); ok {
+		d.Observe = mx.SMTPSend
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	addr, done, err := mx.Serve(ctx, cfg.Metrics.Listen)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	m.logger.Info("metrics listening", "addr", addr, "paths", "/metrics /healthz")
+	return func() { cancel(); <-done }, nil
 }
