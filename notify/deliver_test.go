@@ -83,7 +83,7 @@ func newFixture(t *testing.T, n int) *fixture {
 	t.Cleanup(func() { srv.Close() })
 	tmpl, _ := templates.Load("")
 	ob := &store.Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute}
-	tr, err := notify.NewSMTP(notify.SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: "none", Timeout: 2 * time.Second})
+	tr, err := newSMTP(srv, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +94,10 @@ func newFixture(t *testing.T, n int) *fixture {
 		Now: c.Now, BatchSize: 25, MaxAttempts: 8, BackoffBase: time.Minute, Logger: slog.New(slog.DiscardHandler),
 	}
 	return &fixture{db: db, ob: ob, srv: srv, clock: c, d: d}
+}
+
+func newSMTP(srv *smtptest.Server, timeout time.Duration) (*notify.SMTP, error) {
+	return notify.NewSMTP(notify.SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: "none", Timeout: timeout})
 }
 
 func (f *fixture) counts(t *testing.T) map[string]int {

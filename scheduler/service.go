@@ -125,6 +125,9 @@ type Service struct {
 	Logger *slog.Logger
 	// Ticked, when set, receives every finished tick, so tests wait on signals, not sleeps.
 	Ticked func(TickResult)
+	// DeliverEvery, when positive, delivers what has fallen due (retries after backoff, claims
+	// whose lease ran out) this often between ticks.
+	DeliverEvery time.Duration
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -190,10 +193,18 @@ func (s *Service) loop(ctx context.Context) {
 	for {
 		now := s.Now()
 		next := s.Schedule.Next(now)
+		wait, poll := next.Sub(now), false
+		if s.DeliverEvery > 0 && s.DeliverEvery < wait && s.Ticker.Deliverer != nil {
+			wait, poll = s.DeliverEvery, true
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.After(next.Sub(now)):
+		case <-s.After(wait):
+		}
+		if poll && s.Now().Before(next) {
+			s.deliverDue(ctx)
+			continue
 		}
 		s.runTick(ctx)
 		if skipped := s.countSkipped(next, s.Now()); skipped > 0 {
@@ -209,6 +220,18 @@ func (s *Service) countSkipped(fired, now time.Time) int {
 		n++
 	}
 	return n
+}
+
+// deliverDue runs delivery between ticks; it logs only when it did something.
+func (s *Service) deliverDue(ctx context.Context) {
+	st, err := s.Ticker.Deliverer.Deliver(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.Logger.Error("delivery between ticks failed", "err", err)
+		return
+	}
+	if st.Claimed > 0 {
+		s.Logger.Info("delivered between ticks", "delivered", st.Sent, "retried", st.Retried, "failed", st.Failed, "cancelled", st.Cancelled)
+	}
 }
 
 func (s *Service) runTick(ctx context.Context) {

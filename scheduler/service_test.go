@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
 )
@@ -139,5 +140,47 @@ func TestTickWaitsForTheScanLock(t *testing.T) {
 	held.Unlock()
 	if _, err := tk.Tick(context.Background(), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countingDeliverer counts deliveries; it is the Deliverer seam, backed by nothing else.
+type countingDeliverer struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingDeliverer) Deliver(context.Context) (notify.Stats, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return notify.Stats{}, nil
+}
+
+func TestServiceDeliversBetweenTicks(t *testing.T) {
+	db := mustOpenDB(t)
+	tk := newTicker(db, 7, io.Discard)
+	cd := &countingDeliverer{}
+	tk.Deliverer = cd
+	clock := &fakeClock{t: time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC)}
+	sched, _ := ParseSchedule("0 6 * * *", time.UTC)
+	done := make(chan struct{})
+	ticks, atThird := 0, 0
+	svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.DiscardHandler),
+		DeliverEvery: time.Hour}
+	svc.Ticked = func(TickResult) {
+		ticks++
+		if ticks == 3 {
+			cd.mu.Lock()
+			atThird = cd.n
+			cd.mu.Unlock()
+			close(done)
+		}
+	}
+	svc.Start(context.Background())
+	<-done
+	svc.Stop(context.Background())
+	// Three ticks deliver once each; between two daily ticks, 23 hourly deliveries.
+	if atThird != 3+2*23 {
+		t.Errorf("%d deliveries by the third tick, want %d", atThird, 3+2*23)
 	}
 }

@@ -45,7 +45,8 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := &scheduler.Service{Ticker: t, Schedule: sched, Now: m.Now, After: time.After, Logger: m.logger}
+	svc := &scheduler.Service{Ticker: t, Schedule: sched, Now: m.Now, After: time.After, Logger: m.logger,
+		DeliverEvery: time.Minute} // retries and expired claims go out within a minute of falling due
 	// After a tick, once its connections have gone idle and closed, hand the freed memory back to the
 	// system: the daemon then idles small until the next tick.
 	svc.Ticked = func(scheduler.TickResult) { time.AfterFunc(15*time.Second, releaseMemory) }

@@ -205,8 +205,8 @@ func (c Config) Validate() error {
 	if m.BatchSize < 1 || m.BatchSize > 10000 {
 		bad("mail.batch_size", m.BatchSize, "out of range 1..10000")
 	}
-	if m.LeaseSeconds < 10 || m.LeaseSeconds > 86400 {
-		bad("mail.lease_seconds", m.LeaseSeconds, "out of range 10..86400")
+	if m.LeaseSeconds < 1 || m.LeaseSeconds > 86400 {
+		bad("mail.lease_seconds", m.LeaseSeconds, "out of range 1..86400")
 	}
 	if m.RatePerSecond < 0 {
 		bad("mail.rate_per_second", m.RatePerSecond, "must not be negative")

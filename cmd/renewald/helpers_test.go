@@ -48,3 +48,5 @@ func TestConfigCheckCommand(t *testing.T) {
 		t.Errorf("unknown command: exit %d", code)
 	}
 }
+
+func ctx() context.Context { return context.Background() }
