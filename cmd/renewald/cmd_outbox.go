@@ -38,11 +38,7 @@ func (m *Main) cmdOutbox(ctx context.Context, args []string) error {
 	if *status != "" && !slices.Contains(store.Statuses, *status) {
 		return usageErrorf("--status %q is not one of %s", *status, strings.Join(store.Statuses, ", "))
 	}
-	cfg, err := m.loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := m.openStore(ctx, cfg)
+	_, db, err := m.loadStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -21,11 +21,7 @@ func (m *Main) cmdPreview(ctx context.Context, args []string) error {
 	if err != nil || id < 1 {
 		return usageErrorf("outbox id %q is not a positive number", pos[0])
 	}
-	cfg, err := m.loadConfig()
-	if err != nil {
-		return err
-	}
-	a, err := m.newApp(ctx, cfg)
+	a, err := m.loadApp(ctx)
 	if err != nil {
 		return err
 	}

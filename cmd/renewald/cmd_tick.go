@@ -34,15 +34,12 @@ func (m *Main) cmdTick(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := m.loadConfig()
-	if err != nil {
-		return err
-	}
-	a, err := m.newApp(ctx, cfg)
+	a, err := m.loadApp(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	cfg := a.cfg
 	t, err := m.ticker(a, !*noDeliver)
 	if err != nil {
 		return err
@@ -94,15 +91,12 @@ func (m *Main) cmdBackfill(ctx context.Context, args []string) error {
 	case *recordOnly:
 		mode = scheduler.RecordOnly
 	}
-	cfg, err := m.loadConfig()
-	if err != nil {
-		return err
-	}
-	a, err := m.newApp(ctx, cfg)
+	a, err := m.loadApp(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	cfg := a.cfg
 	return withScanLock(ctx, cfg.Database.Path, *wait, func() error {
 		if mode == scheduler.DryRun {
 			fmt.Fprintln(m.Stdout, "DUE\tOFFSET\tSTATUS\tPARTNER\tSPECIALIZATION\tANNIVERSARY\tRECIPIENT")
@@ -128,11 +122,7 @@ func (m *Main) cmdDeliver(ctx context.Context, args []string) error {
 	if _, err := parseFlags(m.newFlagSet("deliver"), args); err != nil {
 		return err
 	}
-	cfg, err := m.loadConfig()
-	if err != nil {
-		return err
-	}
-	a, err := m.newApp(ctx, cfg)
+	a, err := m.loadApp(ctx)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,16 @@ func (m *Main) openStore(ctx context.Context, cfg Config) (*store.DB, error) {
 	return db, nil
 }
 
+// loadStore loads the configuration and opens its database.
+func (m *Main) loadStore(ctx context.Context) (Config, *store.DB, error) {
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return cfg, nil, err
+	}
+	db, err := m.openStore(ctx, cfg)
+	return cfg, db, err
+}
+
 // today is the current date in the configured zone.
 func (m *Main) today(cfg Config) renewal.Date { return renewal.DateOf(m.Now(), cfg.Location()) }
 
@@ -41,11 +51,7 @@ func (m *Main) cmdMigrate(ctx context.Context, args []string) error {
 	if _, err := parseFlags(m.newFlagSet("migrate"), args); err != nil {
 		return err
 	}
-	cfg, err := m.loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := m.openStore(ctx, cfg)
+	cfg, db, err := m.loadStore(ctx)
 	if err != nil {
 		return err
 	}

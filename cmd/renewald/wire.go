@@ -29,6 +29,15 @@ type app struct {
 	scanner  *scheduler.Scanner
 }
 
+// loadApp loads the configuration and wires the program for it.
+func (m *Main) loadApp(ctx context.Context) (*app, error) {
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return m.newApp(ctx, cfg)
+}
+
 // newApp loads the catalog and templates and opens the database.
 func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
 	cat, err := cfg.Catalog()
