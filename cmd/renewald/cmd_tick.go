@@ -46,6 +46,9 @@ func (m *Main) cmdTick(ctx context.Context, args []string) error {
 	}
 	at := m.Now()
 	if !asOf.IsZero() {
+		if asOf.After(m.today(cfg)) {
+			return usageErrorf("--as-of %s is after today (%s): a tick records the date it scanned, so daily scans would stop until then; preview with backfill --dry-run", asOf.Date, m.today(cfg))
+		}
 		at = asOf.Time(cfg.Location())
 	}
 	return withScanLock(ctx, cfg.Database.Path, *wait, func() error {

@@ -225,6 +225,10 @@ func TestOutboxListJSONContract(t *testing.T) {
 	if !statuses["sent"] || !statuses["skipped"] {
 		t.Errorf("statuses %v", statuses)
 	}
+	// A tick in the future would stop the daily scans: refused.
+	if code, _, errs := e.run("tick", "--as-of", "2999-01-01"); code != 2 || !strings.Contains(errs, "after today") {
+		t.Errorf("future tick: exit %d %s", code, errs)
+	}
 	// Filters.
 	out = e.mustRun("outbox", "list", "--json", "--status", "skipped", "--due-from", "2026-02-01", "--due-to", "2026-02-28")
 	var skipped []map[string]any
