@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"github.com/renewald/renewald/templates"
 )
 
 // cmdConfig runs "config check".
@@ -21,6 +23,14 @@ func (m *Main) cmdConfig(_ context.Context, args []string) error {
 	}
 	if _, err := cfg.Catalog(); err != nil {
 		return asUsage(err)
+	}
+	if _, err := templates.Load(cfg.Mail.TemplatesDir); err != nil {
+		return asUsage(fmt.Errorf("mail.templates_dir: %w", err))
+	}
+	if cfg.Mail.Transport == "smtp" {
+		if _, err := m.transport(cfg); err != nil { // reads the password file, shows nothing of it
+			return err
+		}
 	}
 	src := cfg.path
 	if src == "" {

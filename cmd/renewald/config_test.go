@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeFile(t *testing.T, name, content string) string {
@@ -77,5 +78,21 @@ func TestConfigPartialFileKeepsDefaults(t *testing.T) {
 	}
 	if len(cfg.Renewal.OffsetsDays) != 2 || len(cfg.Renewal.RecipientRoles) != 1 {
 		t.Errorf("lists must replace the defaults: %+v", cfg.Renewal)
+	}
+}
+
+func TestConfigCheckReadsReferencedFiles(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := writeFile(t, "c.toml", "[mail]\ntemplates_dir = \"/nonexistent/tmpl\"\n[mail.smtp]\npassword_file = \"/nonexistent/pw\"\n")
+	code, _, errs := runMain(t, nil, now, "--config", p, "config", "check")
+	if code != 2 || !strings.Contains(errs, "password_file") {
+		t.Errorf("missing password file: exit %d %q", code, errs)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "subject.tmpl"), []byte("{{.Broken"), 0o600)
+	p = writeFile(t, "c.toml", "[mail]\ntemplates_dir = \""+dir+"\"\n")
+	code, _, errs = runMain(t, nil, now, "--config", p, "config", "check")
+	if code != 2 || !strings.Contains(errs, "subject.tmpl") {
+		t.Errorf("broken template: exit %d %q", code, errs)
 	}
 }
