@@ -44,6 +44,11 @@ type Rendered struct {
 // Load parses the embedded templates, each replaced by the file of the same name in dir when dir is
 // not empty and holds it.
 func Load(dir string) (*Set, error) {
+	if dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("templates folder %s: not a readable folder", dir)
+		}
+	}
 	read := func(name string) (string, string, error) {
 		if dir != "" {
 			p := filepath.Join(dir, name)

@@ -42,3 +42,9 @@ func TestMissingFieldIsAnError(t *testing.T) {
 		t.Error("rendering without data succeeded")
 	}
 }
+
+func TestMissingFolderIsAnError(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "nope")); err == nil {
+		t.Error("a missing templates folder was accepted")
+	}
+}
