@@ -89,13 +89,27 @@ func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, sc
 	}
 	roleKeys := s.Roles.Keys()
 	kinds := map[string]*renewal.Specialization{}
-	for _, md := range s.monthDays(from, to) {
+	// One page reader per month-day through the index; when the range needs every month-day, one
+	// pass over all active enrollments in id order instead (the outbox is then written in key order).
+	var readers []func(after int64) ([]store.DueEnrollment, error)
+	if mds := s.monthDays(from, to); len(mds) >= 366 {
+		readers = append(readers, func(after int64) ([]store.DueEnrollment, error) {
+			return s.DB.ActiveEnrollments(ctx, after, pageSize)
+		})
+	} else {
+		for _, md := range mds {
+			readers = append(readers, func(after int64) ([]store.DueEnrollment, error) {
+				return s.DB.DueEnrollments(ctx, md, after, pageSize)
+			})
+		}
+	}
+	for _, read := range readers {
 		var after int64
 		for {
 			if err := ctx.Err(); err != nil {
 				return st, fmt.Errorf("scan interrupted: %w", err)
 			}
-			page, err := s.DB.DueEnrollments(ctx, md, after, pageSize)
+			page, err := read(after)
 			if err != nil {
 				return st, err
 			}

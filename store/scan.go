@@ -34,6 +34,17 @@ func (s *DB) DueEnrollments(ctx context.Context, monthDay string, afterID int64,
 	return out, nil
 }
 
+// ActiveEnrollments returns up to limit active enrollments with id above afterID, in id order: the
+// scan of a range long enough to need every month-day, which then writes the outbox in key order.
+func (s *DB) ActiveEnrollments(ctx context.Context, afterID int64, limit int) ([]DueEnrollment, error) {
+	var out []DueEnrollment
+	if err := s.db.SelectContext(ctx, &out, `SELECT id, partner_id, specialization, attained_on FROM enrollments
+		WHERE status = 'active' AND id > ? ORDER BY id LIMIT ?`, afterID, limit); err != nil {
+		return nil, fmt.Errorf("active enrollments: %w", err)
+	}
+	return out, nil
+}
+
 // ExplainDueQuery returns SQLite's query plan for the scan query, for tests that pin the index.
 func (s *DB) ExplainDueQuery(ctx context.Context) (string, error) {
 	rows, err := s.db.QueryxContext(ctx, "EXPLAIN QUERY PLAN "+dueQuery, "02-28", 0, 100)
