@@ -15,7 +15,9 @@ import (
 
 // Outbox is what delivery needs of the store: claims with a lease and marks. store.Outbox satisfies it.
 type Outbox interface {
-	Claim(ctx context.Context, now time.Time, limit int, rules renewal.Rules) ([]renewal.Reminder, error)
+	// Claim takes up to limit due rows; rows that fail the re-check (enrollment removed, recipient
+	// without a recipient role) are cancelled and counted instead of returned.
+	Claim(ctx context.Context, now time.Time, limit int, rules renewal.Rules) (claimed []renewal.Reminder, cancelled int, err error)
 	MarkSent(ctx context.Context, id int64, now time.Time, subject string) error
 	MarkRetry(ctx context.Context, id int64, now, next time.Time, reason string) error
 	MarkFailed(ctx context.Context, id int64, now time.Time, reason string) error
@@ -29,7 +31,7 @@ type Stats struct {
 	Retried   int // temporary failures put back with backoff
 	Failed    int // permanent failures or attempts exhausted
 	Released  int // claimed but not sent because the run was stopped
-	Cancelled int
+	Cancelled int // cancelled at claim time: enrollment removed or recipient no longer an admin
 }
 
 // Deliverer sends what is due in the outbox.
@@ -72,18 +74,22 @@ func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
 	var st Stats
 	batch := max(d.BatchSize, 1)
 	for ctx.Err() == nil {
-		rems, err := d.Outbox.Claim(ctx, d.Now(), batch, d.Renderer.Rules)
+		rems, cancelled, err := d.Outbox.Claim(ctx, d.Now(), batch, d.Renderer.Rules)
 		if err != nil {
 			return st, err
 		}
+		st.Cancelled += cancelled
 		if len(rems) == 0 {
+			if cancelled > 0 {
+				continue // the whole batch was cancelled; more may be due
+			}
 			return st, nil
 		}
 		st.Claimed += len(rems)
 		if err := d.sendBatch(ctx, rems, &st); err != nil {
 			return st, err
 		}
-		if len(rems) < batch {
+		if len(rems)+cancelled < batch {
 			return st, nil
 		}
 	}

@@ -257,7 +257,7 @@ func TestServerDownIsRetried(t *testing.T) {
 // lease expires the rows are sent again once, with the same Message-ID, and end sent.
 func TestCrashBetweenSendAndMark(t *testing.T) {
 	f := newFixture(t, 5)
-	rems, err := f.ob.Claim(ctx, f.clock.Now(), 10, renewal.DefaultRules())
+	rems, _, err := f.ob.Claim(ctx, f.clock.Now(), 10, renewal.DefaultRules())
 	if err != nil || len(rems) != 5 {
 		t.Fatalf("claim %d %v", len(rems), err)
 	}
@@ -326,15 +326,26 @@ func TestCancelStopsAfterMessageInFlight(t *testing.T) {
 }
 
 func TestRemovedEnrollmentIsNotSent(t *testing.T) {
-	f := newFixture(t, 2)
-	_, err := f.db.Import(ctx, []*renewal.Partner{{ID: "1", Name: "Partner 1", Enrollments: []renewal.Enrollment{
-		{Specialization: "Threat Protection", AttainedOn: renewal.NewDate(2024, 2, 29), Status: renewal.StatusRemoved}}}}, time.Time{})
+	f := newFixture(t, 3)
+	// Partner 1 removes its enrollment (import cancels its pending reminder); partner 2's admin loses
+	// the role after the reminder was queued (the claim's re-check cancels it).
+	_, err := f.db.Import(ctx, []*renewal.Partner{
+		{ID: "1", Name: "Partner 1", Enrollments: []renewal.Enrollment{
+			{Specialization: "Threat Protection", AttainedOn: renewal.NewDate(2024, 2, 29), Status: renewal.StatusRemoved}}},
+		{ID: "2", Name: "Partner 2", UsersGiven: true, Users: []renewal.User{{Email: "u2@p.example", Roles: []string{"Billing admin"}}}},
+	}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := f.drain(t, 1)
-	if st.Sent != 1 || f.srv.Count() != 1 || f.srv.Messages()[0].To != "u2@p.example" {
-		t.Errorf("sent %+v to %v", st, f.srv.Messages())
+	st, err := f.d.Deliver(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sent != 1 || st.Cancelled != 1 || f.srv.Count() != 1 || f.srv.Messages()[0].To != "u3@p.example" {
+		t.Errorf("stats %+v, sent to %v", st, f.srv.Messages())
+	}
+	if c := f.counts(t); c[store.StatusCancelled] != 2 {
+		t.Errorf("counts %v", c)
 	}
 }
 

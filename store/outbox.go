@@ -230,9 +230,10 @@ type claimRow struct {
 // a row whose enrollment was removed, or whose recipient no longer holds a recipient role, is
 // cancelled instead (R1, R8). The rest become sending with a lease and one more attempt. rules gives
 // the renewal figures for the reminder's window dates.
-func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, rules renewal.Rules) ([]renewal.Reminder, error) {
+func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, rules renewal.Rules) ([]renewal.Reminder, int, error) {
 	ts := formatTime(now)
 	var out []renewal.Reminder
+	cancelled := 0
 	err := o.DB.inTx(ctx, func(tx *sqlx.Tx) error {
 		var ids []int64
 		if err := tx.SelectContext(ctx, &ids, `SELECT id FROM outbox
@@ -274,6 +275,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, rules rene
 				if _, err := cancel.ExecContext(ctx, reason, ts, r.ID); err != nil {
 					return fmt.Errorf("cancel %d: %w", r.ID, err)
 				}
+				cancelled++
 				continue
 			}
 			if _, err := claim.ExecContext(ctx, lease, ts, r.ID); err != nil {
@@ -296,9 +298,9 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, rules rene
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
+		return nil, 0, fmt.Errorf("claim outbox: %w", err)
 	}
-	return out, nil
+	return out, cancelled, nil
 }
 
 // prepared returns the statement for q, preparing it on first use.

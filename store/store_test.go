@@ -294,7 +294,7 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 	enqueueSample(t, db)
 	ob := &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute}
 	rules := renewal.DefaultRules()
-	got, err := ob.Claim(ctx, t0, 10, rules)
+	got, _, err := ob.Claim(ctx, t0, 10, rules)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("claim: %v %v", got, err)
 	}
@@ -303,10 +303,10 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 		t.Errorf("reminder %+v", r)
 	}
 	// Claimed rows are not claimed again before the lease expires; after it, they are.
-	if again, _ := ob.Claim(ctx, t0.Add(time.Minute), 10, rules); len(again) != 0 {
+	if again, _, _ := ob.Claim(ctx, t0.Add(time.Minute), 10, rules); len(again) != 0 {
 		t.Errorf("claimed twice within the lease: %v", again)
 	}
-	again, err := ob.Claim(ctx, t0.Add(6*time.Minute), 10, rules)
+	again, _, err := ob.Claim(ctx, t0.Add(6*time.Minute), 10, rules)
 	if err != nil || len(again) != 1 || again[0].Attempts != 2 || again[0].MessageID != r.MessageID {
 		t.Fatalf("re-claim after lease: %+v %v", again, err)
 	}
@@ -316,10 +316,10 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 	if err := ob.MarkSent(ctx, r.OutboxID, t0, "s"); err == nil {
 		t.Error("marked a row that is not sending")
 	}
-	if got, _ := ob.Claim(ctx, t0.Add(30*time.Minute), 10, rules); len(got) != 0 {
+	if got, _, _ := ob.Claim(ctx, t0.Add(30*time.Minute), 10, rules); len(got) != 0 {
 		t.Errorf("claimed before next_attempt_at")
 	}
-	got, _ = ob.Claim(ctx, t0.Add(61*time.Minute), 10, rules)
+	got, _, _ = ob.Claim(ctx, t0.Add(61*time.Minute), 10, rules)
 	if len(got) != 1 {
 		t.Fatal("not claimed after next_attempt_at")
 	}
@@ -341,7 +341,7 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 	if _, err := db.Enqueue(ctx, []OutboxItem{{EnrollmentID: 1, Milestone: ms[0], Recipient: "ada@contoso.example", Status: StatusPending, MessageID: "<x@y>"}}, t0, renewal.Date{}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := ob.Claim(ctx, t0, 10, rules); len(got) != 0 {
+	if got, _, _ := ob.Claim(ctx, t0, 10, rules); len(got) != 0 {
 		t.Errorf("claimed for a recipient without the role: %+v", got)
 	}
 	rows, _ := db.List(ctx, Filter{Status: StatusCancelled})
