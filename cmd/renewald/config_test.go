@@ -83,7 +83,7 @@ func TestConfigPartialFileKeepsDefaults(t *testing.T) {
 
 func TestConfigCheckReadsReferencedFiles(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	p := writeFile(t, "c.toml", "[mail]\ntemplates_dir = \"/nonexistent/tmpl\"\n[mail.smtp]\npassword_file = \"/nonexistent/pw\"\n")
+	p := writeFile(t, "c.toml", "[mail.smtp]\npassword_file = \"/nonexistent/pw\"\n")
 	code, _, errs := runMain(t, nil, now, "--config", p, "config", "check")
 	if code != 2 || !strings.Contains(errs, "password_file") {
 		t.Errorf("missing password file: exit %d %q", code, errs)
