@@ -43,11 +43,16 @@ func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
 		if err == io.EOF {
 			return nil
 		}
-		line, _ := r.FieldPos(0)
-		where := fmt.Sprintf("line %d", line)
 		if err != nil {
+			var pe *csv.ParseError
+			where := ""
+			if errors.As(err, &pe) {
+				where = fmt.Sprintf("line %d", pe.StartLine)
+			}
 			return &InputError{File: file, Where: where, Msg: csvMessage(err)}
 		}
+		line, _ := r.FieldPos(0)
+		where := fmt.Sprintf("line %d", line)
 		if len(rec) != len(header) {
 			return &InputError{File: file, Where: where, Msg: fmt.Sprintf("%d fields, want %d", len(rec), len(header))}
 		}
