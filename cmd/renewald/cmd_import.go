@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/renewald/renewald/importer"
@@ -28,11 +27,8 @@ func (m *Main) cmdImport(ctx context.Context, args []string) error {
 		return asUsage(err)
 	}
 	ds, err := importer.Importer{Catalog: cat}.Files(files...)
-	if errors.Is(err, importer.ErrInput) {
-		return asUsage(err)
-	}
 	if err != nil {
-		return asUsage(err) // an unreadable input file is an input error too
+		return asUsage(err) // bad rows (importer.ErrInput) and unreadable files are input errors alike
 	}
 	for _, w := range ds.Warnings {
 		m.logger.Warn(w)
