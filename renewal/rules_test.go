@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	_ "time/tzdata" // the zone database, also where the host has none
 )
 
 var d = MustParseDate
@@ -49,10 +50,13 @@ func TestParseDate(t *testing.T) {
 func TestDateOfTimeZones(t *testing.T) {
 	// 2026-03-01 02:30 UTC is still 28 February in New York and already 1 March in Tokyo.
 	instant := time.Date(2026, 3, 1, 2, 30, 0, 0, time.UTC)
-	ny, _ := time.LoadLocation("America/New_York")
-	tokyo, _ := time.LoadLocation("Asia/Tokyo")
-	if ny == nil || tokyo == nil {
-		ny, tokyo = time.FixedZone("EST", -5*3600), time.FixedZone("JST", 9*3600)
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		loc  *time.Location

@@ -69,7 +69,7 @@ func BenchmarkTick(b *testing.B) {
 // columns, same unique key) into a fresh table, one transaction.
 func rawInserts(b *testing.B, db *store.DB, rows int) time.Duration {
 	b.Helper()
-	d, err := store.RawInsertBaseline(ctx, db, rows)
+	d, err := store.RawInsertBaseline(ctx, db, rows, time.Now)
 	if err != nil {
 		b.Fatal(err)
 	}
