@@ -15,10 +15,13 @@ import (
 
 // Outbox is what delivery needs of the store: claims with a lease and marks. store.Outbox satisfies it.
 type Outbox interface {
-	// Claim takes up to limit due rows; rows that fail the re-check (enrollment removed, recipient
-	// without a recipient role) are cancelled and counted instead of returned.
-	Claim(ctx context.Context, now time.Time, limit int, rules renewal.Rules) (claimed []renewal.Reminder, cancelled int, err error)
+	// Claim takes up to limit rows due on or before today; rows that fail the re-check (enrollment
+	// removed, recipient without a recipient role) are cancelled and counted instead of returned, and
+	// rows whose renewal's grace period ended before today are marked expired and counted (R13).
+	Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, rules renewal.Rules) (claimed []renewal.Reminder, cancelled, expired int, err error)
 	MarkSent(ctx context.Context, id int64, now time.Time, subject string) error
+	// MarkExpired records that a claimed row was not sent because its grace period had ended.
+	MarkExpired(ctx context.Context, id int64, now time.Time, reason string) error
 	MarkRetry(ctx context.Context, id int64, now, next time.Time, reason string) error
 	MarkFailed(ctx context.Context, id int64, now time.Time, reason string) error
 	Release(ctx context.Context, id int64, now time.Time) error
@@ -32,6 +35,7 @@ type Stats struct {
 	Failed    int // permanent failures or attempts exhausted
 	Released  int // claimed but not sent because the run was stopped
 	Cancelled int // cancelled at claim time: enrollment removed or recipient no longer an admin
+	Expired   int // not sent: the renewal's grace period ended before it could be (R13)
 }
 
 // Deliverer sends what is due in the outbox.
@@ -74,11 +78,16 @@ func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
 	var st Stats
 	batch := max(d.BatchSize, 1)
 	for ctx.Err() == nil {
-		rems, cancelled, err := d.Outbox.Claim(ctx, d.Now(), batch, d.Renderer.Rules)
+		now := d.Now()
+		rems, cancelled, expired, err := d.Outbox.Claim(ctx, now, renewal.DateOf(now, d.Renderer.Location), batch, d.Renderer.Rules)
 		if err != nil {
 			return st, err
 		}
 		st.Cancelled += cancelled
+		st.Expired += expired
+		if expired > 0 {
+			d.Logger.Info("reminders expired: their grace period ended before they could be sent", "expired", expired)
+		}
 		if len(rems) == 0 {
 			if cancelled > 0 {
 				continue // the whole batch was cancelled; more may be due
@@ -102,6 +111,20 @@ type rendered struct {
 	env     *Envelope
 	subject string
 	err     error
+	expired bool         // the grace period ended before it could be sent (R13)
+	on      renewal.Date // the day it was worded for
+}
+
+// render words a reminder for today, or reports it expired when its grace period has ended.
+func (d *Deliverer) render(r renewal.Reminder) rendered {
+	now := d.Now()
+	on := renewal.DateOf(now, d.Renderer.Location)
+	if r.Milestone.Ended(on) {
+		// Claimed before midnight, reached after the last day of grace: too late to be true.
+		return rendered{r: r, expired: true, on: on}
+	}
+	env, subject, err := d.Renderer.Envelope(r, now)
+	return rendered{r: r, env: env, subject: subject, err: err, on: on}
 }
 
 // sendBatch renders the batch in one goroutine while it sends and marks in this one, so both cores
@@ -127,9 +150,8 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 	go func() {
 		defer close(ready)
 		for _, r := range rems {
-			env, subject, err := d.Renderer.Envelope(r, d.Now())
 			select {
-			case ready <- rendered{r: r, env: env, subject: subject, err: err}:
+			case ready <- d.render(r):
 			case <-stop:
 				return
 			}
@@ -139,6 +161,17 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 
 	done := 0
 	for item := range ready {
+		if ctx.Err() == nil && !item.expired && item.on != renewal.DateOf(d.Now(), d.Renderer.Location) {
+			item = d.render(item.r) // rendered before midnight, sent after: word it for the send day (R12)
+		}
+		if item.expired && ctx.Err() == nil {
+			done++
+			if err := markErr(d.Outbox.MarkExpired(markCtx, item.r.OutboxID, d.Now(), renewal.ExpiredReason(item.r.Milestone.GraceEnds))); err != nil {
+				return err
+			}
+			st.Expired++
+			continue
+		}
 		if ctx.Err() == nil && d.Limiter != nil {
 			_ = d.Limiter.Wait(ctx)
 		}

@@ -257,7 +257,7 @@ func TestServerDownIsRetried(t *testing.T) {
 // lease expires the rows are sent again once, with the same Message-ID, and end sent.
 func TestCrashBetweenSendAndMark(t *testing.T) {
 	f := newFixture(t, 5)
-	rems, _, err := f.ob.Claim(ctx, f.clock.Now(), 10, renewal.DefaultRules())
+	rems, _, _, err := f.ob.Claim(ctx, f.clock.Now(), renewal.DateOf(f.clock.Now(), time.UTC), 10, renewal.DefaultRules())
 	if err != nil || len(rems) != 5 {
 		t.Fatalf("claim %d %v", len(rems), err)
 	}

@@ -19,14 +19,16 @@ import (
 
 // Renderer builds the email of a reminder.
 type Renderer struct {
-	Templates *templates.Set
-	Catalog   *renewal.Catalog
-	Rules     renewal.Rules
-	From      *mail.Address
-	Location  *time.Location // "today" for days left
+	Templates        *templates.Set
+	Catalog          *renewal.Catalog
+	Rules            renewal.Rules
+	From             *mail.Address
+	Location         *time.Location // the zone whose date is "today" when a message is written
+	PartnerCenterURL string         // linked in every email where the partner checks its status; "" hides it
 }
 
-// EmailData is what the templates see.
+// EmailData is what the templates see. Every date-relative figure counts from SentOn, the day the
+// message is written (R12); none is negative.
 type EmailData struct {
 	Subject               string
 	PartnerID             string
@@ -39,67 +41,65 @@ type EmailData struct {
 	RenewalYear           int
 	YearKind              string // "odd" or "even"
 	Offset                int
-	Stage                 string // early, window-open, window, anniversary, grace
 	DueOn                 renewal.Date
+	SentOn                renewal.Date // the day the message is written, in the configured zone
+	Stage                 string       // the renewal's stage on SentOn: early, window-open, window, anniversary, grace, last-day, ended
 	WindowOpens           renewal.Date
 	WindowCloses          renewal.Date
 	GraceEnds             renewal.Date
 	GracePeriodDays       int
-	WindowOpen            bool // the window is open on the send date
-	DaysToClose           int
-	DaysToGraceEnd        int
-	ManualValidation      string // audit, customer_references or none: what is due this year
+	WindowOpen            bool // the window is open on SentOn
+	DaysToAnniversary     int  // days from SentOn to the anniversary (0 once reached)
+	DaysToOpen            int  // days from SentOn to the window's opening (0 once open)
+	DaysSinceOpen         int  // days since the window opened (0 before)
+	DaysToClose           int  // days from SentOn to the window's close (0 once closed)
+	DaysToGraceEnd        int  // days from SentOn to the end of the grace period (0 once ended)
+	ManualValidation      string
 	ManualValidationDue   bool
 	ManualValidationLabel string
 	SpecValidation        string // the catalog's kind, due in even years
 	SpecValidationLabel   string
 	Requirement           string // what is due, for subjects: "customer references", "qualification requirements"
 	Designations          []string
-	ScoresKnown           bool
-	AtRisk                bool
+	ScoresKnown           bool // scores are on file for at least one qualifying designation
+	Qualified             bool // an aligned designation is attained
+	AtRisk                bool // scores are on file for every qualifying designation and none is attained (R9)
 	Assessments           []renewal.Assessment
+	UnknownDesignations   []string // qualifying designations without scores on file
+	PartnerCenterURL      string
 }
 
-// Stage names the point of the renewal a reminder offset stands at.
-func Stage(offset, windowOpensDaysBefore int) string {
-	switch {
-	case offset < -windowOpensDaysBefore:
-		return "early"
-	case offset == -windowOpensDaysBefore:
-		return "window-open"
-	case offset < 0:
-		return "window"
-	case offset == 0:
-		return "anniversary"
-	}
-	return "grace"
-}
-
-// Data assembles the template data of a reminder sent on the date of now.
+// Data assembles the template data of a reminder written at now: its stage and day counts follow
+// from the date of now in the renderer's zone, not from the reminder's due date (R12).
 func (r *Renderer) Data(rem renewal.Reminder, now time.Time) (EmailData, error) {
 	spec, err := r.Catalog.Lookup(rem.Specialization)
 	if err != nil {
 		return EmailData{}, fmt.Errorf("reminder %d: %w", rem.OutboxID, err)
 	}
 	m := rem.Milestone
-	// Days left count from the send date, or from the due date when previewing ahead of it.
-	today := renewal.MaxDate(renewal.DateOf(now, r.Location), m.DueOn)
+	on := renewal.DateOf(now, r.Location)
 	q := r.Catalog.Qualify(spec, rem.Scores)
 	mv := m.ManualValidation
+	stage := m.StageOn(on)
 	d := EmailData{
 		PartnerID: rem.PartnerID, PartnerName: rem.PartnerName,
 		Recipient: rem.Recipient, RecipientName: rem.RecipientName,
 		Specialization: spec.Name, SolutionArea: spec.Area,
 		Anniversary: m.Anniversary, RenewalYear: m.Year, YearKind: "odd",
-		Offset: m.Offset, Stage: Stage(m.Offset, r.Rules.WindowOpensDaysBefore), DueOn: m.DueOn,
+		Offset: m.Offset, DueOn: m.DueOn, SentOn: on, Stage: string(stage),
 		WindowOpens: m.WindowOpens, WindowCloses: m.WindowCloses, GraceEnds: m.GraceEnds,
-		GracePeriodDays: r.Rules.GracePeriodDays,
-		WindowOpen:      !today.Before(m.WindowOpens) && !today.After(m.WindowCloses),
-		DaysToClose:     m.DaysToClose(today), DaysToGraceEnd: m.DaysToGraceEnd(today),
-		ManualValidation: string(mv), ManualValidationDue: mv != renewal.ValidationNone,
+		GracePeriodDays:   m.WindowCloses.DaysUntil(m.GraceEnds),
+		WindowOpen:        !on.Before(m.WindowOpens) && !on.After(m.WindowCloses),
+		DaysToAnniversary: max(on.DaysUntil(m.Anniversary), 0),
+		DaysToOpen:        max(on.DaysUntil(m.WindowOpens), 0),
+		DaysSinceOpen:     max(m.WindowOpens.DaysUntil(on), 0),
+		DaysToClose:       max(m.DaysToClose(on), 0),
+		DaysToGraceEnd:    max(m.DaysToGraceEnd(on), 0),
+		ManualValidation:  string(mv), ManualValidationDue: mv != renewal.ValidationNone,
 		ManualValidationLabel: mv.Label(), Requirement: "qualification requirements",
 		SpecValidation: string(spec.Validation), SpecValidationLabel: spec.Validation.Label(),
-		Designations: spec.Designations, ScoresKnown: q.Known, AtRisk: q.AtRisk(), Assessments: q.Assessments,
+		Designations: spec.Designations, ScoresKnown: q.Known, Qualified: q.Qualified, AtRisk: q.AtRisk(),
+		Assessments: q.Assessments, UnknownDesignations: q.Unknown, PartnerCenterURL: r.PartnerCenterURL,
 	}
 	if m.Year%2 == 0 {
 		d.YearKind = "even"

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,8 @@ func TestGoldenEmails(t *testing.T) {
 	variants := []variant{
 		// Even year (k=2), audit, at risk: Data & AI scores fail.
 		{"even-audit-atrisk", "Kubernetes on Microsoft Azure", "2022-05-20", 2,
-			[]renewal.CapabilityScore{{Designation: "Solutions Partner for Data & AI (Azure)", Enterprise: map[string]int{"performance": 20, "skilling_intermediate": 10}}}},
+			[]renewal.CapabilityScore{{Designation: "Solutions Partner for Data & AI (Azure)", Enterprise: map[string]int{"performance": 20, "skilling_intermediate": 10}},
+				{Designation: "Solutions Partner for Digital & App Innovation (Azure)", SMB: map[string]int{"performance": 40, "skilling_intermediate": 20, "skilling_advanced": 0, "customer_success_usage_growth": 10, "customer_success_deployments": 5}}}},
 		// Odd year (k=3), customer references kind, qualifies.
 		{"odd-references-qualified", "Threat Protection", "2022-07-01", 3, nil},
 		// Even year (k=2), Business Applications: none, no scores on file.
@@ -73,30 +75,90 @@ func TestGoldenEmails(t *testing.T) {
 		Enterprise: map[string]int{"performance": 40, "skilling_intermediate": 10, "skilling_advanced": 10, "customer_success": 10}}}
 	for _, v := range variants {
 		for _, off := range renewal.DefaultRules().OffsetsDays {
-			name := fmt.Sprintf("%s_%+d", v.name, off)
-			t.Run(name, func(t *testing.T) {
-				rem := reminder(t, v.spec, v.attained, v.n, off, v.scores)
-				now := rem.Milestone.DueOn.Time(time.UTC).Add(6 * time.Hour)
-				out, err := r.Render(rem, now)
+			// On the due date, and 1, 3 and 40 days late (a catch-up, a retry, a backfill): the
+			// wording follows the send date (R12); a renewal whose grace ended is not mailed (R13).
+			for _, late := range []int{0, 1, 3, 40} {
+				name := fmt.Sprintf("%s_%+d", v.name, off)
+				if late > 0 {
+					name += fmt.Sprintf("_late%d", late)
+				}
+				t.Run(name, func(t *testing.T) {
+					rem := reminder(t, v.spec, v.attained, v.n, off, v.scores)
+					sendOn := rem.Milestone.DueOn.AddDays(late)
+					golden := filepath.Join("testdata", name+".golden")
+					if rem.Milestone.Ended(sendOn) {
+						if _, err := os.Stat(golden); err == nil && !*update {
+							t.Errorf("%s exists but the renewal ended before %s: it must not be mailed", golden, sendOn)
+						}
+						return
+					}
+					now := sendOn.Time(time.UTC).Add(6 * time.Hour)
+					out, err := r.Render(rem, now)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := "Subject: " + out.Subject + "\n\n" + out.Text + "\n======== HTML ========\n" + out.HTML
+					checkWording(t, got, sendOn, rem.Milestone)
+					if *update {
+						if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+							t.Fatal(err)
+						}
+						return
+					}
+					want, err := os.ReadFile(golden)
+					if err != nil {
+						t.Fatalf("%v (run go test ./notify -update)", err)
+					}
+					if got != string(want) {
+						t.Errorf("%s differs from the golden file; run go test ./notify -run TestGoldenEmails -update and review the diff\n%s", golden, got)
+					}
+				})
+			}
+		}
+	}
+}
+
+var (
+	negativeCount = regexp.MustCompile(`-\d+ days?\b|\(-\d|in -\d|-\d+ until`)
+	todayDate     = regexp.MustCompile(`(?i)today, (\d{4}-\d{2}-\d{2})`)
+	todayWord     = regexp.MustCompile(`(?i)\btoday\b`)
+)
+
+// checkWording asserts R12 on a rendered email sent on sendOn: no negative day count, every
+// "today, D" names the send date, and "today" appears only on a day something happens.
+func checkWording(t *testing.T, text string, sendOn renewal.Date, m renewal.Milestone) {
+	t.Helper()
+	if loc := negativeCount.FindStringIndex(text); loc != nil {
+		t.Errorf("sent %s: negative day count %q", sendOn, text[max(loc[0]-40, 0):min(loc[1]+20, len(text))])
+	}
+	for _, mt := range todayDate.FindAllStringSubmatch(text, -1) {
+		if mt[1] != sendOn.String() {
+			t.Errorf("sent %s: says %q", sendOn, mt[0])
+		}
+	}
+	event := sendOn == m.WindowOpens || sendOn == m.WindowCloses || sendOn == m.GraceEnds
+	if todayWord.MatchString(text) && !event {
+		t.Errorf("sent %s (window %s..%s, grace to %s): says today", sendOn, m.WindowOpens, m.WindowCloses, m.GraceEnds)
+	}
+}
+
+// TestWordingOnEverySendDay renders every reminder of every variant on every day from its due date
+// to the end of its grace period and checks R12's wording rules.
+func TestWordingOnEverySendDay(t *testing.T) {
+	r := testRenderer(t)
+	for _, spec := range []struct{ spec, attained string }{{"Kubernetes on Microsoft Azure", "2022-05-20"}, {"Finance", "2023-03-15"}, {"Teamwork Deployment", "2024-02-29"}} {
+		for _, off := range renewal.DefaultRules().OffsetsDays {
+			rem := reminder(t, spec.spec, spec.attained, 2, off, nil)
+			for on := rem.Milestone.DueOn; !rem.Milestone.Ended(on); on = on.AddDays(1) {
+				out, err := r.Render(rem, on.Time(time.UTC).Add(23*time.Hour))
 				if err != nil {
 					t.Fatal(err)
 				}
-				got := "Subject: " + out.Subject + "\n\n" + out.Text + "\n======== HTML ========\n" + out.HTML
-				golden := filepath.Join("testdata", name+".golden")
-				if *update {
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
+				checkWording(t, out.Subject+"\n"+out.Text+"\n"+out.HTML, on, rem.Milestone)
+				if t.Failed() {
+					t.Fatalf("%s %+d sent %s:\n%s\n%s", spec.spec, off, on, out.Subject, out.Text)
 				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./notify -update)", err)
-				}
-				if got != string(want) {
-					t.Errorf("%s differs from the golden file; run go test ./notify -run TestGoldenEmails -update and review the diff\n%s", golden, got)
-				}
-			})
+			}
 		}
 	}
 }
@@ -119,7 +181,7 @@ func TestEmailFacts(t *testing.T) {
 	if want := "Action required: customer references due for Threat Protection by 2026-02-28 (renewal window opens 2025-12-30)"; out.Subject != want {
 		t.Errorf("subject %q, want %q", out.Subject, want)
 	}
-	for _, s := range []string{"2026-02-28", "renewal year 2", "even year", "2025-12-30", "2026-03-30", "90 until the window closes",
+	for _, s := range []string{"2026-02-28", "renewal year 2", "even year", "2025-12-30", "2026-03-30", "90 days until the window closes (it opens in 30 days)",
 		"Solutions Partner for Security", "customer references must be completed"} {
 		if !strings.Contains(out.Text, s) {
 			t.Errorf("text lacks %q", s)
@@ -187,13 +249,6 @@ func TestICS(t *testing.T) {
 	}
 }
 
-func TestStage(t *testing.T) {
-	for off, want := range map[int]string{-120: "early", -90: "early", -60: "window-open", -30: "window", 0: "anniversary", 30: "grace"} {
-		if got := Stage(off, 60); got != want {
-			t.Errorf("Stage(%d) = %s, want %s", off, got, want)
-		}
-	}
-}
 
 func TestBackoff(t *testing.T) {
 	d := &Deliverer{BackoffBase: time.Minute}

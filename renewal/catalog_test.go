@@ -2,6 +2,7 @@ package renewal
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,7 +45,7 @@ func TestCatalogLookup(t *testing.T) {
 		{"Microsoft Azure VMware Solution", "", ValidationAudit, []string{"Infrastructure"}},
 		{"Migrate Enterprise Applications to Microsoft Azure", "", ValidationAudit, []string{"Data & AI", "Digital & App Innovation"}},
 		{"Networking Services in Microsoft Azure", "", ValidationAudit, []string{"Infrastructure"}},
-		{"SAP on Microsoft Azure", "", ValidationCustomerReferences, []string{"Infrastructure"}},
+		{"SAP on Microsoft Azure", "", ValidationAudit, []string{"Infrastructure"}},
 		{"Business Intelligence", "", ValidationNone, []string{"Business Applications", "Data & AI"}},
 		{"Finance", "", ValidationNone, []string{"Business Applications"}},
 		{"Intelligent Automation", "", ValidationNone, []string{"Business Applications", "Digital & App Innovation"}},
@@ -178,7 +179,13 @@ func TestJudge(t *testing.T) {
 		{"69 points", mw, CapabilityScore{Enterprise: map[string]int{"performance": 29, "skilling_intermediate": 15, "skilling_advanced": 10, "customer_success_usage_growth": 10, "customer_success_deployments": 5}}, false, "enterprise", 69},
 		{"a metric at zero", mw, CapabilityScore{Enterprise: map[string]int{"performance": 40, "skilling_intermediate": 20, "skilling_advanced": 0, "customer_success_usage_growth": 20, "customer_success_deployments": 20}}, false, "enterprise", 100},
 		{"smb higher and passing", mw, CapabilityScore{Enterprise: map[string]int{"performance": 10}, SMB: full}, true, "smb", 70},
-		{"higher path judged even though it fails", mw, CapabilityScore{Enterprise: full, SMB: map[string]int{"performance": 90}}, false, "smb", 90},
+		// R9 revised: both paths are judged; the one that qualifies is reported.
+		{"smb higher but incomplete, enterprise complete", mw, CapabilityScore{Enterprise: full, SMB: map[string]int{"performance": 90}}, true, "enterprise", 70},
+		{"neither qualifies: the higher total is reported", mw, CapabilityScore{Enterprise: map[string]int{"performance": 50}, SMB: map[string]int{"performance": 90}}, false, "smb", 90},
+		{"both qualify: the higher total", mw, CapabilityScore{Enterprise: full, SMB: map[string]int{"performance": 40, "skilling_intermediate": 15, "skilling_advanced": 10, "customer_success_usage_growth": 10, "customer_success_deployments": 5}}, true, "smb", 80},
+		{"tie, both qualify: enterprise", mw, CapabilityScore{Enterprise: full, SMB: full}, true, "enterprise", 70},
+		{"tie, neither qualifies: enterprise", mw, CapabilityScore{Enterprise: map[string]int{"performance": 60}, SMB: map[string]int{"performance": 60}}, false, "enterprise", 60},
+		{"exactly 70 with one metric at 0", mw, CapabilityScore{SMB: map[string]int{"performance": 35, "skilling_intermediate": 15, "skilling_advanced": 0, "customer_success_usage_growth": 15, "customer_success_deployments": 5}}, false, "smb", 70},
 		{"security has four metrics", sec, CapabilityScore{Enterprise: map[string]int{"performance": 40, "skilling_intermediate": 10, "skilling_advanced": 10, "customer_success": 10}}, true, "enterprise", 70},
 		{"no scores", sec, CapabilityScore{}, false, "enterprise", 0},
 	} {
@@ -197,25 +204,49 @@ func TestJudge(t *testing.T) {
 
 func TestQualify(t *testing.T) {
 	c := DefaultCatalog()
-	k8s, _ := c.Lookup("Kubernetes on Microsoft Azure")
+	k8s, _ := c.Lookup("Kubernetes on Microsoft Azure") // Data & AI or Digital & App Innovation
 	pass := map[string]int{"performance": 30, "skilling_intermediate": 15, "skilling_advanced": 10, "customer_success_usage_growth": 10, "customer_success_deployments": 5}
-	q := c.Qualify(k8s, nil)
-	if q.Known || q.AtRisk() {
-		t.Errorf("no scores: %+v", q)
+	fail := map[string]int{"performance": 5}
+	const dai, dai2 = "Solutions Partner for Data & AI (Azure)", "Solutions Partner for Digital & App Innovation (Azure)"
+	for _, tc := range []struct {
+		name                             string
+		scores                           []CapabilityScore
+		known, complete, qualified, risk bool
+		unknown                          []string
+	}{
+		{"no scores", nil, false, false, false, false, []string{dai, dai2}},
+		{"a non-eligible designation only", []CapabilityScore{{Designation: "Solutions Partner for Infrastructure (Azure)", Enterprise: pass}}, false, false, false, false, []string{dai, dai2}},
+		{"one of two scored, failing: unknown, not at risk", []CapabilityScore{{Designation: dai, Enterprise: fail}}, true, false, false, false, []string{dai2}},
+		{"one of two scored, attained", []CapabilityScore{{Designation: dai, Enterprise: pass}}, true, false, true, false, []string{dai2}},
+		{"all scored, none attained: at risk", []CapabilityScore{{Designation: dai, Enterprise: fail}, {Designation: dai2, SMB: fail}}, true, true, false, true, nil},
+		{"all scored, one attained", []CapabilityScore{{Designation: dai, Enterprise: fail}, {Designation: dai2, SMB: pass}}, true, true, true, false, nil},
+		{"a designation row without either path is unknown", []CapabilityScore{{Designation: dai, Enterprise: fail}, {Designation: dai2}}, true, false, false, false, []string{dai2}},
+	} {
+		q := c.Qualify(k8s, tc.scores)
+		if q.Known != tc.known || q.Complete != tc.complete || q.Qualified != tc.qualified || q.AtRisk() != tc.risk || !slices.Equal(q.Unknown, tc.unknown) {
+			t.Errorf("%s: %+v (at risk %v)", tc.name, q, q.AtRisk())
+		}
 	}
-	q = c.Qualify(k8s, []CapabilityScore{{Designation: "Solutions Partner for Infrastructure (Azure)", Enterprise: pass}})
-	if q.Known {
-		t.Errorf("a non-eligible designation counted: %+v", q)
+}
+
+func TestMetricLabels(t *testing.T) {
+	c := DefaultCatalog()
+	mw, _ := c.Designation("Solutions Partner for Modern Work")
+	a := Judge(mw, CapabilityScore{Enterprise: map[string]int{"performance": 40}})
+	got := strings.Join(a.MissingLabels(), "; ")
+	want := "Skilling – intermediate certifications; Skilling – advanced certifications; Customer success – usage growth; Customer success – deployments"
+	if got != want || a.Short != 30 {
+		t.Errorf("missing %q short %d, want %q short 30", got, a.Short, want)
 	}
-	q = c.Qualify(k8s, []CapabilityScore{{Designation: "Solutions Partner for Data & AI (Azure)", Enterprise: map[string]int{"performance": 5}}})
-	if !q.AtRisk() {
-		t.Errorf("failing score not at risk: %+v", q)
-	}
-	q = c.Qualify(k8s, []CapabilityScore{
-		{Designation: "Solutions Partner for Data & AI (Azure)", Enterprise: map[string]int{"performance": 5}},
-		{Designation: "Solutions Partner for Digital & App Innovation (Azure)", SMB: pass},
-	})
-	if !q.Qualified || q.AtRisk() || len(q.Assessments) != 2 {
-		t.Errorf("any one designation suffices: %+v", q)
+	for _, d := range []string{"Solutions Partner for Data & AI (Azure)", "Solutions Partner for Security", "Solutions Partner for Business Applications"} {
+		des, err := c.Designation(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range des.Metrics {
+			if _, ok := metricLabels[m]; !ok {
+				t.Errorf("%s: metric %s has no label", d, m)
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package renewal
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Designation thresholds (R9).
@@ -22,14 +23,46 @@ type CapabilityScore struct {
 // Assessment is the judgement of one designation's capability score.
 type Assessment struct {
 	Designation string
-	Path        string   // "enterprise" or "smb": the path judged
+	Path        string   // "enterprise" or "smb": the qualifying path, else the path with the higher total
 	Total       int      // its total points
 	Missing     []string // metrics of the designation with fewer than MinMetricPoints on that path
+	Short       int      // points the path lacks to reach QualifyingTotal (0 when it reaches it)
 	Attained    bool
 }
 
-// Judge applies R9 to a score: the path with the higher total is judged; it attains the designation
-// when its total is at least 70 and every metric of the designation has at least one point.
+// MissingLabels returns the missing metrics in words ("Skilling – advanced certifications").
+func (a Assessment) MissingLabels() []string {
+	out := make([]string, len(a.Missing))
+	for i, m := range a.Missing {
+		out[i] = MetricLabel(m)
+	}
+	return out
+}
+
+// metricLabels words the capability-score metric keys as the programme names them.
+var metricLabels = map[string]string{
+	"performance":                   "Performance",
+	"skilling":                      "Skilling",
+	"skilling_intermediate":         "Skilling – intermediate certifications",
+	"skilling_advanced":             "Skilling – advanced certifications",
+	"customer_success":              "Customer success",
+	"customer_success_usage_growth": "Customer success – usage growth",
+	"customer_success_deployments":  "Customer success – deployments",
+}
+
+// MetricLabel returns a metric key in words; an unknown key (from a catalog file) is returned with
+// its underscores as spaces.
+func MetricLabel(key string) string {
+	if l, ok := metricLabels[key]; ok {
+		return l
+	}
+	return strings.ReplaceAll(key, "_", " ")
+}
+
+// Judge applies R9 to a score: each path (Enterprise, SMB) attains the designation when its total is
+// at least 70 and every metric of the designation has at least one point on it. The assessment
+// reports the attaining path (the higher total when both attain, Enterprise on a tie), else the path
+// with the higher total and what it lacks.
 func Judge(d *Designation, s CapabilityScore) Assessment {
 	judge := func(path string, m map[string]int) Assessment {
 		a := Assessment{Designation: d.Name, Path: path}
@@ -41,11 +74,18 @@ func Judge(d *Designation, s CapabilityScore) Assessment {
 				a.Missing = append(a.Missing, metric)
 			}
 		}
-		a.Attained = a.Total >= QualifyingTotal && len(a.Missing) == 0
+		a.Short = max(QualifyingTotal-a.Total, 0)
+		a.Attained = a.Short == 0 && len(a.Missing) == 0
 		return a
 	}
 	ent, smb := judge("enterprise", s.Enterprise), judge("smb", s.SMB)
-	if smb.Total > ent.Total {
+	switch {
+	case ent.Attained != smb.Attained:
+		if smb.Attained {
+			return smb
+		}
+		return ent
+	case smb.Total > ent.Total:
 		return smb
 	}
 	return ent
@@ -72,13 +112,16 @@ func CheckMetrics(d *Designation, m map[string]int) error {
 
 // Qualification says whether a partner holds a designation aligned with a specialization.
 type Qualification struct {
-	Known       bool         // scores were imported for at least one eligible designation
+	Known       bool         // scores are on file for at least one eligible designation
+	Complete    bool         // scores are on file for every eligible designation
 	Qualified   bool         // at least one eligible designation is attained
 	Assessments []Assessment // one per eligible designation with scores, in catalog order
+	Unknown     []string     // eligible designations without scores, in catalog order
 }
 
-// AtRisk reports whether the scores show no eligible designation attained.
-func (q Qualification) AtRisk() bool { return q.Known && !q.Qualified }
+// AtRisk reports whether the renewal is at risk: scores are on file for every eligible designation
+// and none is attained (R9). Missing scores mean nothing is known, which is not a risk finding.
+func (q Qualification) AtRisk() bool { return q.Complete && !q.Qualified }
 
 // Qualify judges the partner's scores against the designations eligible for spec.
 func (c *Catalog) Qualify(spec *Specialization, scores []CapabilityScore) Qualification {
@@ -88,15 +131,30 @@ func (c *Catalog) Qualify(spec *Specialization, scores []CapabilityScore) Qualif
 		if err != nil {
 			continue
 		}
+		scored := false
 		for _, s := range scores {
-			if NormalizeName(s.Designation) != NormalizeName(d.Name) {
+			if NormalizeName(s.Designation) != NormalizeName(d.Name) || (s.Enterprise == nil && s.SMB == nil) {
 				continue
 			}
 			a := Judge(d, s)
-			q.Known = true
 			q.Qualified = q.Qualified || a.Attained
 			q.Assessments = append(q.Assessments, a)
+			scored = true
+			break
+		}
+		if !scored {
+			q.Unknown = append(q.Unknown, d.Name)
 		}
 	}
+	q.Known = len(q.Assessments) > 0
+	q.Complete = q.Known && len(q.Unknown) == 0
 	return q
+}
+
+// PathName is the path in words: "Enterprise" or "SMB".
+func (a Assessment) PathName() string {
+	if a.Path == "smb" {
+		return "SMB"
+	}
+	return "Enterprise"
 }

@@ -146,6 +146,24 @@ func (rn Renewal) DaysToClose(on Date) int { return on.DaysUntil(rn.WindowCloses
 // DaysToGraceEnd returns the calendar days from on to the end of the grace period.
 func (rn Renewal) DaysToGraceEnd(on Date) int { return on.DaysUntil(rn.GraceEnds) }
 
+// Window returns the window's opening and closing dates and the end of the grace period of an
+// anniversary (R5).
+func (r Rules) Window(anniversary Date) (opens, closes, graceEnds Date) {
+	return anniversary.AddDays(-r.WindowOpensDaysBefore), anniversary, anniversary.AddDays(r.GracePeriodDays)
+}
+
+// RenewalOn returns the renewal of an anniversary whose renewal year and due manual validation are
+// already known (as stored with a queued reminder).
+func (r Rules) RenewalOn(anniversary Date, year int, mv Validation) Renewal {
+	opens, closes, grace := r.Window(anniversary)
+	return Renewal{Anniversary: anniversary, Year: year, ManualValidation: mv,
+		WindowOpens: opens, WindowCloses: closes, GraceEnds: grace}
+}
+
+// GraceOpenFrom returns the earliest anniversary whose grace period has not ended on today: an
+// anniversary before it can no longer be renewed, so its reminders are stale (R13).
+func (r Rules) GraceOpenFrom(today Date) Date { return today.AddDays(-r.GracePeriodDays) }
+
 // Renewal returns the n-th anniversary's renewal of an enrollment attained on attained whose catalog
 // validation kind is kind; ok is false when that anniversary is not in the programme.
 func (r Rules) Renewal(attained Date, kind Validation, n int) (rn Renewal, ok bool) {
@@ -153,20 +171,13 @@ func (r Rules) Renewal(attained Date, kind Validation, n int) (rn Renewal, ok bo
 	if k == 0 {
 		return Renewal{}, false
 	}
-	ann := Anniversary(attained, n)
 	mv := ValidationNone
 	if k%2 == 0 {
 		mv = kind
 	}
-	return Renewal{
-		Number:           n,
-		Anniversary:      ann,
-		Year:             k,
-		ManualValidation: mv,
-		WindowOpens:      ann.AddDays(-r.WindowOpensDaysBefore),
-		WindowCloses:     ann,
-		GraceEnds:        ann.AddDays(r.GracePeriodDays),
-	}, true
+	rn = r.RenewalOn(Anniversary(attained, n), k, mv)
+	rn.Number = n
+	return rn, true
 }
 
 // NextRenewal returns the first renewal whose grace period has not ended on date on.
@@ -226,4 +237,47 @@ func (r Rules) Milestones(attained Date, kind Validation, from, to Date) []Miles
 		return a.Anniversary.Compare(b.Anniversary)
 	})
 	return out
+}
+
+// Stage is where a renewal stands on a given day; an email's wording follows from the stage on the
+// day it is sent (R12).
+type Stage string
+
+// The stages of a renewal, in time order.
+const (
+	StageEarly       Stage = "early"       // before the window opens
+	StageWindowOpen  Stage = "window-open" // the window opens today
+	StageWindow      Stage = "window"      // the window is open and closes on a later day
+	StageAnniversary Stage = "anniversary" // the anniversary: the window closes today
+	StageGrace       Stage = "grace"       // the window has closed; the grace period ends on a later day
+	StageLastDay     Stage = "last-day"    // the grace period ends today
+	StageEnded       Stage = "ended"       // the grace period has ended: too late to renew
+)
+
+// StageOn returns the stage of the renewal on day d.
+func (rn Renewal) StageOn(d Date) Stage {
+	switch {
+	case d.Before(rn.WindowOpens):
+		return StageEarly
+	case d.Before(rn.WindowCloses) && d.Compare(rn.WindowOpens) == 0:
+		return StageWindowOpen
+	case d.Before(rn.WindowCloses):
+		return StageWindow
+	case d.Compare(rn.WindowCloses) == 0:
+		return StageAnniversary
+	case d.Before(rn.GraceEnds):
+		return StageGrace
+	case d.Compare(rn.GraceEnds) == 0:
+		return StageLastDay
+	}
+	return StageEnded
+}
+
+// Ended reports whether the renewal's grace period ended before day d (R13).
+func (rn Renewal) Ended(d Date) bool { return rn.GraceEnds.Before(d) }
+
+// ExpiredReason is what an outbox row that expired records: its grace period ended on graceEnds
+// before it could be sent (R13).
+func ExpiredReason(graceEnds Date) string {
+	return "grace period ended on " + graceEnds.String() + " before it could be sent"
 }

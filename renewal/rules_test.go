@@ -280,3 +280,43 @@ func TestRulesValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestStageOn pins R12's stages: the stage of a renewal follows from the day asked about.
+func TestStageOn(t *testing.T) {
+	r := DefaultRules()
+	rn, _ := r.Renewal(MustParseDate("2021-06-10"), ValidationAudit, 5) // 2026-06-10: window 04-11..06-10, grace to 07-10
+	for _, tc := range []struct {
+		on   string
+		want Stage
+	}{
+		{"2026-02-10", StageEarly}, {"2026-04-10", StageEarly},
+		{"2026-04-11", StageWindowOpen},
+		{"2026-04-12", StageWindow}, {"2026-06-09", StageWindow},
+		{"2026-06-10", StageAnniversary},
+		{"2026-06-11", StageGrace}, {"2026-07-09", StageGrace},
+		{"2026-07-10", StageLastDay},
+		{"2026-07-11", StageEnded}, {"2027-01-01", StageEnded},
+	} {
+		if got := rn.StageOn(MustParseDate(tc.on)); got != tc.want {
+			t.Errorf("stage on %s = %s, want %s", tc.on, got, tc.want)
+		}
+		if ended := rn.Ended(MustParseDate(tc.on)); ended != (tc.want == StageEnded) {
+			t.Errorf("ended on %s = %v", tc.on, ended)
+		}
+	}
+	// A leap-day attainment: the 2026 anniversary is 28 February, the grace period ends 30 March.
+	leap, _ := r.Renewal(MustParseDate("2024-02-29"), ValidationAudit, 2)
+	if leap.StageOn(MustParseDate("2026-02-28")) != StageAnniversary || leap.StageOn(MustParseDate("2026-03-30")) != StageLastDay {
+		t.Errorf("leap-day renewal: %+v", leap)
+	}
+	// Zero-length window: opening day and anniversary coincide, and the anniversary wins.
+	r0 := r
+	r0.WindowOpensDaysBefore, r0.GracePeriodDays = 0, 0
+	z := r0.RenewalOn(MustParseDate("2026-06-10"), 1, ValidationNone)
+	if z.StageOn(MustParseDate("2026-06-10")) != StageAnniversary || z.StageOn(MustParseDate("2026-06-11")) != StageEnded {
+		t.Errorf("zero window: %+v", z)
+	}
+	if got := r.GraceOpenFrom(MustParseDate("2026-07-10")); got != MustParseDate("2026-06-10") {
+		t.Errorf("GraceOpenFrom = %s", got)
+	}
+}

@@ -47,6 +47,7 @@ type ScanStats struct {
 	Dates       int // dates scanned
 	Enrollments int // enrollments read
 	Reminders   int // reminders found (one per recipient, or one no_recipients record)
+	Arrived     int // enrollments seen by a daily scan for the first time (R14)
 	store.EnqueueStats
 }
 
@@ -103,6 +104,11 @@ func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, sc
 			})
 		}
 	}
+	if mode == Queue && !scannedThrough.IsZero() {
+		if err := s.arrivals(ctx, to, now, pageSize, roleKeys, kinds, &st); err != nil {
+			return st, err
+		}
+	}
 	for _, read := range readers {
 		var after int64
 		for {
@@ -118,7 +124,9 @@ func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, sc
 			}
 			after = page[len(page)-1].ID
 			st.Enrollments += len(page)
-			items, err := s.items(ctx, page, from, to, mode, roleKeys, kinds)
+			items, err := s.items(ctx, page, mode, roleKeys, kinds, func(attained renewal.Date, kind renewal.Validation) []renewal.Milestone {
+				return s.Rules.Milestones(attained, kind, from, to)
+			})
 			if err != nil {
 				return st, err
 			}
@@ -145,14 +153,64 @@ func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, sc
 	return st, nil
 }
 
-// items turns a page of enrollments into outbox items for [from, to].
-func (s *Scanner) items(ctx context.Context, page []store.DueEnrollment, from, to renewal.Date, mode Mode,
-	roleKeys []string, specs map[string]*renewal.Specialization) ([]store.OutboxItem, error) {
-	type due struct {
+// arrivals queues, for every enrollment that has not yet been through a daily scan, the latest
+// reminder of its current anniversary that fell due on or before today, the earlier ones recorded
+// superseded (R14); an anniversary whose grace period has ended gets nothing. Each page is recorded
+// as seen in the transaction that queues its reminders.
+func (s *Scanner) arrivals(ctx context.Context, today renewal.Date, now time.Time, pageSize int, roleKeys []string,
+	kinds map[string]*renewal.Specialization, st *ScanStats) error {
+	lo := slices.Min(s.Rules.OffsetsDays)
+	var after int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("scan interrupted: %w", err)
+		}
+		page, err := s.DB.ArrivingEnrollments(ctx, after, pageSize)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		after = page[len(page)-1].ID
+		st.Enrollments += len(page)
+		items, err := s.items(ctx, page, Queue, roleKeys, kinds, func(attained renewal.Date, kind renewal.Validation) []renewal.Milestone {
+			return s.Arrival(attained, kind, today, lo)
+		})
+		if err != nil {
+			return err
+		}
+		st.Reminders += len(items)
+		ids := make([]int64, len(page))
+		for i, e := range page {
+			ids[i] = e.ID
+		}
+		es, err := s.DB.EnqueueArrived(ctx, items, ids, now)
+		if err != nil {
+			return err
+		}
+		st.Arrived += len(page)
+		st.EnqueueStats.Add(es)
+	}
+}
+
+// Arrival returns the reminders that an enrollment arriving on today has already missed: those of
+// every anniversary whose grace period has not ended, due from its first reminder to today, all but
+// the latest of each anniversary superseded (R14). lo is the earliest reminder offset.
+func (s *Scanner) Arrival(attained renewal.Date, kind renewal.Validation, today renewal.Date, lo int) []renewal.Milestone {
+	current := s.Rules.NextRenewal(attained, kind, today)
+	ms := s.Rules.Milestones(attained, kind, current.Anniversary.AddDays(lo), today)
+	return slices.DeleteFunc(ms, func(m renewal.Milestone) bool { return m.Ended(today) })
+}
+
+// items turns a page of enrollments into outbox items for the milestones due returns for each.
+func (s *Scanner) items(ctx context.Context, page []store.DueEnrollment, mode Mode, roleKeys []string,
+	specs map[string]*renewal.Specialization, due func(attained renewal.Date, kind renewal.Validation) []renewal.Milestone) ([]store.OutboxItem, error) {
+	type dueEnrollment struct {
 		e  store.DueEnrollment
 		ms []renewal.Milestone
 	}
-	var dues []due
+	var dues []dueEnrollment
 	var partners []string
 	seen := map[string]bool{}
 	for _, e := range page {
@@ -170,11 +228,11 @@ func (s *Scanner) items(ctx context.Context, page []store.DueEnrollment, from, t
 		if err != nil {
 			return nil, fmt.Errorf("enrollment %d: %w", e.ID, err)
 		}
-		ms := s.Rules.Milestones(attained, spec.Validation, from, to)
+		ms := due(attained, spec.Validation)
 		if len(ms) == 0 {
 			continue
 		}
-		dues = append(dues, due{e, ms})
+		dues = append(dues, dueEnrollment{e, ms})
 		if !seen[e.PartnerID] {
 			seen[e.PartnerID] = true
 			partners = append(partners, e.PartnerID)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -103,18 +104,86 @@ func recipientsOf(p *renewal.Partner) int {
 
 // TestLifetimeOfEveryDay steps a fake clock through 2025 and 2026, one tick a day (twice on some
 // days) delivering to .eml files, and checks that every reminder was queued exactly once, on its due
-// date, and sent.
+// date, and sent; the enrollments arriving mid-window on the first day get their latest due reminder
+// then (R14).
 func TestLifetimeOfEveryDay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("730 ticks")
 	}
+	lifetime(t, 7, renewal.Date{}, 0)
+}
+
+// TestLifetimeWithOutage is the lifetime with the daemon down for 9 days in the middle: what goes out
+// on the catch-up day is worded from that day (R12), and a reminder whose renewal's grace period
+// ended during the outage is not mailed but expired (R13).
+func TestLifetimeWithOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("730 ticks")
+	}
+	db, rend, rows := lifetime(t, 10, renewal.NewDate(2025, 7, 10), 9)
+	back := renewal.NewDate(2025, 7, 19)
+	late, reworded, expired := 0, 0, 0
+	for _, r := range rows {
+		switch {
+		case r.Status == store.StatusExpired:
+			expired++
+			ann, _ := renewal.ParseDate(r.AnniversaryOn)
+			_, _, graceEnds := renewal.DefaultRules().Window(ann)
+			if !graceEnds.Before(back) || *r.LastError != renewal.ExpiredReason(graceEnds) {
+				t.Errorf("row %d expired (%s) but its grace ends %s", r.ID, *r.LastError, graceEnds)
+			}
+		case r.Status == store.StatusSent && r.DueOn >= "2025-07-10" && r.DueOn < back.String():
+			late++
+			if !strings.HasPrefix(*r.SentAt, back.String()) {
+				t.Errorf("row %d due %s in the outage sent at %s", r.ID, r.DueOn, *r.SentAt)
+			}
+			rem, err := (&store.Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys()}).Reminder(ctx, r.ID, renewal.DefaultRules())
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent, err := rend.Render(rem, back.Time(time.UTC).Add(6*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			onDue, _ := rend.Render(rem, rem.Milestone.DueOn.Time(time.UTC).Add(6*time.Hour))
+			if sent.Subject != *r.Subject {
+				t.Errorf("row %d recorded subject %q, rendered for the send day %q", r.ID, *r.Subject, sent.Subject)
+			}
+			if sent.Text != onDue.Text {
+				reworded++
+			}
+			text := sent.Subject + "\n" + sent.Text
+			if regexp.MustCompile(`-\d+ days?|\(-\d|in -\d`).MatchString(text) {
+				t.Errorf("row %d sent %s: negative day count:\n%s", r.ID, back, text)
+			}
+			for _, m := range regexp.MustCompile(`(?i)today, (\d{4}-\d{2}-\d{2})`).FindAllStringSubmatch(text, -1) {
+				if m[1] != back.String() {
+					t.Errorf("row %d sent %s says %q", r.ID, back, m[0])
+				}
+			}
+		}
+	}
+	if late == 0 || expired == 0 || reworded != late {
+		t.Errorf("late %d, reworded %d, expired %d: every late email must be reworded and some must expire", late, reworded, expired)
+	}
+	t.Logf("after a 9-day outage: %d emails sent late on %s, %d of them worded differently than on their due date; %d expired", late, back, reworded, expired)
+}
+
+// lifetime runs the two-year lifetime, without ticks for outage days from down when outage > 0,
+// and checks every row; it returns the database, the renderer and the rows.
+func lifetime(t *testing.T, catchUp int, down renewal.Date, outage int) (*store.DB, *notify.Renderer, []store.OutboxRow) {
 	db := mustOpenDB(t)
 	ps := everyDayDataset(t, db)
-	tk := newTicker(db, 7, io.Discard)
+	tk := newTicker(db, catchUp, io.Discard)
 	var now time.Time
-	tk.Deliverer = fileDeliverer(t, db, func() time.Time { return now })
+	dl := fileDeliverer(t, db, func() time.Time { return now })
+	tk.Deliverer = dl
 	from, to := renewal.NewDate(2025, 1, 1), renewal.NewDate(2026, 12, 31)
+	back := down.AddDays(outage)
 	for day := from; !day.After(to); day = day.AddDays(1) {
+		if outage > 0 && !day.Before(down) && day.Before(back) {
+			continue
+		}
 		at := time.Date(day.Year(), day.Month(), day.Day(), 6, 0, 0, 0, time.UTC)
 		now = at
 		if _, err := tk.Tick(ctx, at, true); err != nil {
@@ -128,6 +197,25 @@ func TestLifetimeOfEveryDay(t *testing.T) {
 		}
 	}
 	want := expected(ps, from, to)
+	// R14: on the first day every enrollment arrives; those whose current renewal has reminders
+	// already due get the latest of them then, the earlier ones recorded superseded.
+	cat := renewal.DefaultCatalog()
+	arrival := map[key]renewal.Milestone{}
+	for _, p := range ps {
+		e := p.Enrollments[0]
+		spec, _ := cat.Lookup(e.Specialization)
+		for _, m := range tk.Scanner.Arrival(e.AttainedOn, spec.Validation, from, -120) {
+			if m.DueOn.Before(from) {
+				arrival[key{p.ID, m.Anniversary.String(), m.Offset}] = m
+			}
+		}
+	}
+	// The catch-up tick scans the outage's dates as one range: all but the latest reminder of each
+	// anniversary in it are superseded (R11).
+	caughtUp := map[key]renewal.Milestone{}
+	if outage > 0 {
+		caughtUp = expected(ps, down, back)
+	}
 	byID := map[string]*renewal.Partner{}
 	for _, p := range ps {
 		byID[p.ID] = p
@@ -141,24 +229,42 @@ func TestLifetimeOfEveryDay(t *testing.T) {
 	for _, r := range rows {
 		k := key{r.PartnerID, r.AnniversaryOn, r.OffsetDays}
 		m, ok := want[k]
+		arrived := false
 		if !ok {
-			t.Fatalf("unexpected row %+v", r)
+			if m, ok = arrival[k]; !ok {
+				t.Fatalf("unexpected row %+v", r)
+			}
+			arrived = true
 		}
 		if r.DueOn != m.DueOn.String() || r.RenewalYear != m.Year || r.ManualValidation != string(m.ManualValidation) {
 			t.Errorf("row %d: due %s year %d %s, want %s %d %s", r.ID, r.DueOn, r.RenewalYear, r.ManualValidation, m.DueOn, m.Year, m.ManualValidation)
 		}
-		if !strings.HasPrefix(r.CreatedAt, r.DueOn) {
-			t.Errorf("row %d due %s was queued at %s", r.ID, r.DueOn, r.CreatedAt)
+		queuedOn := m.DueOn
+		switch {
+		case arrived:
+			queuedOn = from
+		case outage > 0 && !m.DueOn.Before(down) && m.DueOn.Before(back):
+			queuedOn = back
 		}
-		if r.SentAt != nil && !strings.HasPrefix(*r.SentAt, r.DueOn) {
-			t.Errorf("row %d due %s was sent at %s", r.ID, r.DueOn, *r.SentAt)
+		if !strings.HasPrefix(r.CreatedAt, queuedOn.String()) {
+			t.Errorf("row %d due %s was queued at %s, want on %s", r.ID, r.DueOn, r.CreatedAt, queuedOn)
+		}
+		if r.SentAt != nil && !strings.HasPrefix(*r.SentAt, queuedOn.String()) {
+			t.Errorf("row %d due %s was sent at %s, want on %s", r.ID, r.DueOn, *r.SentAt, queuedOn)
 		}
 		wantStatus := store.StatusSent
-		if recipientsOf(byID[r.PartnerID]) == 0 {
+		switch {
+		case arrived && m.Superseded:
+			wantStatus = store.StatusSuperseded
+		case recipientsOf(byID[r.PartnerID]) == 0:
 			wantStatus = store.StatusNoRecipients
+		case queuedOn == back && m.Ended(back):
+			wantStatus = store.StatusExpired
+		case queuedOn == back && caughtUp[k].Superseded:
+			wantStatus = store.StatusSuperseded
 		}
 		if r.Status != wantStatus {
-			t.Errorf("row %d status %s, want %s", r.ID, r.Status, wantStatus)
+			t.Errorf("row %d (due %s, %+d) status %s, want %s", r.ID, r.DueOn, r.OffsetDays, r.Status, wantStatus)
 		}
 		if r.AnniversaryOn == "2028-02-29" || r.AnniversaryOn == "2026-02-28" && strings.HasSuffix(byIDAttained(byID[r.PartnerID]), "02-29") {
 			sawLeap = true
@@ -171,10 +277,14 @@ func TestLifetimeOfEveryDay(t *testing.T) {
 			t.Errorf("%v queued %d times, want %d", k, got[k], n)
 		}
 	}
+	if len(arrival) == 0 {
+		t.Error("no enrollment arrived mid-window")
+	}
 	if !sawLeap {
 		t.Error("the 29 February attainment got no reminder on 28 February")
 	}
-	t.Logf("%d reminders over %d keys", len(rows), len(want))
+	t.Logf("%d reminders over %d keys, %d of them queued on arrival", len(rows), len(want), len(arrival))
+	return db, dl.Renderer, rows
 }
 
 // fileDeliverer delivers to .eml files in a temporary folder with the given clock.
@@ -318,9 +428,128 @@ func TestPendingSupersededByLaterReminder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The first tick (on the −90 day) finds the enrollment arriving: its −120 reminder is recorded
+	// superseded by the −90 (R14); the −60 tick then supersedes the −90 still pending (R11).
 	rows, _ := db.List(ctx, store.Filter{})
-	if len(rows) != 2 || rows[0].Status != store.StatusSuperseded || rows[1].Status != store.StatusPending {
+	if len(rows) != 3 || rows[0].OffsetDays != -120 || rows[0].Status != store.StatusSuperseded ||
+		rows[1].Status != store.StatusSuperseded || rows[2].OffsetDays != -60 || rows[2].Status != store.StatusPending {
 		t.Errorf("rows: %+v", rows)
+	}
+}
+
+// TestArrivingMidWindow pins R14: a partner imported while its renewal window is open is told on the
+// next tick with the latest reminder already due, once per recipient; the earlier ones are recorded
+// superseded; a key already recorded (backfill --record-only) is not queued again; an enrollment
+// whose grace period has ended gets nothing; a later tick does not treat it as new again.
+func TestArrivingMidWindow(t *testing.T) {
+	partner := func(id, attained string) *renewal.Partner {
+		return &renewal.Partner{ID: id, Name: "Partner " + id, UsersGiven: true,
+			Users: []renewal.User{{Email: "a@" + id + ".example", Roles: []string{"Global admin"}}, {Email: "b@" + id + ".example", Roles: []string{"MPN Partner Admin"}},
+				{Email: "c@" + id + ".example", Roles: []string{"Billing admin"}}},
+			Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.MustParseDate(attained), Status: renewal.StatusActive}}}
+	}
+	db := mustOpenDB(t)
+	tk := newTicker(db, 7, io.Discard)
+	// The daemon has been running: the scan state stands at 2026-11-22.
+	if _, err := tk.Tick(ctx, time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC), false); err != nil {
+		t.Fatal(err)
+	}
+	// Imported on 2026-11-22 after the tick. Anniversary 2026-12-20: −120 (08-22), −90 (09-21), −60
+	// (10-21), −30 (11-20) have fallen due; the window is open. "late" had its anniversary on
+	// 2026-11-01: its grace runs to 2026-12-01, and its 0 reminder fell due. "gone" ended 2026-11-10.
+	ps := []*renewal.Partner{partner("mid", "2023-12-20"), partner("late", "2022-11-01"), partner("gone", "2023-10-11"), partner("early", "2024-06-01")}
+	if _, err := db.Import(ctx, ps, time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tk.Tick(ctx, time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC), false)
+	if err != nil || res.Scan.Arrived != 4 {
+		t.Fatalf("tick %+v %v", res.Scan, err)
+	}
+	rows, _ := db.List(ctx, store.Filter{})
+	pending := map[string][]string{}
+	superseded := map[string]int{}
+	for _, r := range rows {
+		switch r.Status {
+		case store.StatusPending:
+			pending[r.PartnerID] = append(pending[r.PartnerID], fmt.Sprintf("%s %+d %s", r.AnniversaryOn, r.OffsetDays, *r.Recipient))
+		case store.StatusSuperseded:
+			superseded[r.PartnerID]++
+		default:
+			t.Errorf("row %+v", r)
+		}
+	}
+	want := map[string][]string{
+		"mid":  {"2026-12-20 -30 a@mid.example", "2026-12-20 -30 b@mid.example"},
+		"late": {"2026-11-01 +0 a@late.example", "2026-11-01 +0 b@late.example"},
+	}
+	if fmt.Sprint(pending) != fmt.Sprint(want) {
+		t.Errorf("pending %v, want %v", pending, want)
+	}
+	if superseded["mid"] != 6 || superseded["late"] != 8 || superseded["gone"] != 0 || superseded["early"] != 0 {
+		t.Errorf("superseded %v, want mid 6 and late 8 (three and four earlier reminders for two recipients)", superseded)
+	}
+	// Nothing is new on the next tick.
+	res, err = tk.Tick(ctx, time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC), false)
+	if err != nil || res.Scan.Arrived != 0 || res.Scan.Queued != 0 {
+		t.Errorf("second tick %+v %v", res.Scan, err)
+	}
+
+	t.Run("recorded keys are not queued again", func(t *testing.T) {
+		db := mustOpenDB(t)
+		tk := newTicker(db, 7, io.Discard)
+		if _, err := db.Import(ctx, []*renewal.Partner{partner("mid", "2023-12-20")}, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2026, 8, 1), renewal.NewDate(2026, 11, 22), RecordOnly, NoScanState, time.Time{})
+		if err != nil || st.Skipped == 0 {
+			t.Fatalf("record-only %+v %v", st, err)
+		}
+		res, err := tk.Tick(ctx, time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC), false)
+		if err != nil || res.Scan.Queued != 0 || res.Scan.Arrived != 1 {
+			t.Errorf("tick after record-only %+v %v", res.Scan, err)
+		}
+	})
+}
+
+// TestFutureBackfillWaitsForDueDates pins R13: a backfill of future dates queues rows that go out on
+// their due dates, not when delivery first runs.
+func TestFutureBackfillWaitsForDueDates(t *testing.T) {
+	db := mustOpenDB(t)
+	everyDayDataset(t, db)
+	tk := newTicker(db, 7, io.Discard)
+	var now time.Time
+	dl := fileDeliverer(t, db, func() time.Time { return now })
+	today := renewal.NewDate(2026, 11, 23)
+	now = today.Time(time.UTC).Add(6 * time.Hour)
+	from, to := renewal.NewDate(2027, 5, 10), renewal.NewDate(2027, 5, 14)
+	st, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, now)
+	if err != nil || st.Queued == 0 {
+		t.Fatalf("backfill %+v %v", st, err)
+	}
+	ds, err := dl.Deliver(ctx)
+	if err != nil || ds.Claimed != 0 || ds.Sent != 0 {
+		t.Fatalf("delivered %+v %v on %s, before any row was due", ds, err, today)
+	}
+	sent := 0
+	for day := from; !day.After(to); day = day.AddDays(1) {
+		now = day.Time(time.UTC).Add(-time.Second) // the evening before: nothing
+		if ds, _ := dl.Deliver(ctx); ds.Claimed != 0 {
+			t.Fatalf("the evening before %s: %+v", day, ds)
+		}
+		now = day.Time(time.UTC).Add(6 * time.Hour)
+		ds, err := dl.Deliver(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := db.List(ctx, store.Filter{DueFrom: day, DueTo: day, Status: store.StatusSent})
+		if ds.Sent == 0 || ds.Sent != len(rows) {
+			t.Errorf("%s: sent %d, %d rows of that day sent", day, ds.Sent, len(rows))
+		}
+		sent += ds.Sent
+	}
+	n, _ := db.CountByStatus(ctx)
+	if n[store.StatusPending] != 0 || sent != st.Queued {
+		t.Errorf("sent %d of %d queued; counts %v", sent, st.Queued, n)
 	}
 }
 

@@ -24,11 +24,12 @@ const (
 	StatusSuperseded   = "superseded"
 	StatusCancelled    = "cancelled"
 	StatusNoRecipients = "no_recipients"
+	StatusExpired      = "expired" // the renewal's grace period ended before the row could be sent (R13)
 )
 
 // Statuses lists every outbox status.
 var Statuses = []string{StatusPending, StatusSending, StatusSent, StatusFailed, StatusSkipped,
-	StatusSuperseded, StatusCancelled, StatusNoRecipients}
+	StatusSuperseded, StatusCancelled, StatusNoRecipients, StatusExpired}
 
 // ErrNotFound is returned for an outbox id that does not exist.
 var ErrNotFound = errors.New("not found")
@@ -225,21 +226,28 @@ type claimRow struct {
 	Attempts         int            `db:"attempts"`
 }
 
-// Claim takes up to limit rows that are due for delivery — pending and past next_attempt_at, or
-// sending with an expired lease (a crashed delivery) — in one transaction. Each is re-checked first:
-// a row whose enrollment was removed, or whose recipient no longer holds a recipient role, is
-// cancelled instead (R1, R8). The rest become sending with a lease and one more attempt. rules gives
-// the renewal figures for the reminder's window dates.
-func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, rules renewal.Rules) ([]renewal.Reminder, int, error) {
+// Claim takes up to limit rows that are due for delivery on today (in the configured zone) — pending
+// and past next_attempt_at, or sending with an expired lease (a crashed delivery) — in one
+// transaction. No row is claimed before its due date (R13). Rows whose renewal's grace period ended
+// before today are not sent: they become expired and are counted (R13). Each claimable row is
+// re-checked first: a row whose enrollment was removed, or whose recipient no longer holds a recipient
+// role, is cancelled instead (R1, R8). The rest become sending with a lease and one more attempt.
+// rules gives the renewal figures for the reminder's window dates.
+func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, rules renewal.Rules) (claimed []renewal.Reminder, cancelled, expired int, err error) {
 	ts := formatTime(now)
 	var out []renewal.Reminder
-	cancelled := 0
-	err := o.DB.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = o.DB.inTx(ctx, func(tx *sqlx.Tx) error {
+		n, err := expireStale(ctx, tx, ts, today, rules)
+		if err != nil {
+			return err
+		}
+		expired = n
 		var ids []int64
 		if err := tx.SelectContext(ctx, &ids, `SELECT id FROM outbox
-			WHERE (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
-			   OR (status = 'sending' AND lease_until <= ?)
-			ORDER BY due_on, id LIMIT ?`, ts, ts, limit); err != nil {
+			WHERE ((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
+			    OR (status = 'sending' AND lease_until <= ?))
+			  AND due_on <= ?
+			ORDER BY due_on, id LIMIT ?`, ts, ts, today.String(), limit); err != nil {
 			return fmt.Errorf("select due: %w", err)
 		}
 		if len(ids) == 0 {
@@ -298,9 +306,35 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, rules rene
 		return nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("claim outbox: %w", err)
+		return nil, 0, 0, fmt.Errorf("claim outbox: %w", err)
 	}
-	return out, cancelled, nil
+	return out, cancelled, expired, nil
+}
+
+// expireStale marks expired every row still waiting to be sent (pending, or sending with a lapsed
+// lease) whose renewal's grace period ended before today (R13), and returns how many.
+func expireStale(ctx context.Context, tx *sqlx.Tx, ts string, today renewal.Date, rules renewal.Rules) (int, error) {
+	var stale []struct {
+		ID            int64  `db:"id"`
+		AnniversaryOn string `db:"anniversary_on"`
+	}
+	if err := tx.SelectContext(ctx, &stale, `SELECT id, anniversary_on FROM outbox
+		WHERE (status = 'pending' OR (status = 'sending' AND lease_until <= ?)) AND anniversary_on < ?`,
+		ts, rules.GraceOpenFrom(today).String()); err != nil {
+		return 0, fmt.Errorf("select stale: %w", err)
+	}
+	for _, r := range stale {
+		ann, err := renewal.ParseDate(r.AnniversaryOn)
+		if err != nil {
+			return 0, fmt.Errorf("outbox row %d: %w", r.ID, err)
+		}
+		_, _, graceEnds := rules.Window(ann)
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'expired', last_error = ?, lease_until = NULL,
+			next_attempt_at = NULL, updated_at = ? WHERE id = ?`, renewal.ExpiredReason(graceEnds), ts, r.ID); err != nil {
+			return 0, fmt.Errorf("expire %d: %w", r.ID, err)
+		}
+	}
+	return len(stale), nil
 }
 
 // prepared returns the statement for q, preparing it on first use.
@@ -375,16 +409,9 @@ func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {
 		Specialization: r.Specialization,
 		AttainedOn:     attained,
 		Milestone: renewal.Milestone{
-			Renewal: renewal.Renewal{
-				Anniversary:      ann,
-				Year:             r.RenewalYear,
-				ManualValidation: renewal.Validation(r.ManualValidation),
-				WindowOpens:      ann.AddDays(-rules.WindowOpensDaysBefore),
-				WindowCloses:     ann,
-				GraceEnds:        ann.AddDays(rules.GracePeriodDays),
-			},
-			Offset: r.OffsetDays,
-			DueOn:  due,
+			Renewal: rules.RenewalOn(ann, r.RenewalYear, renewal.Validation(r.ManualValidation)),
+			Offset:  r.OffsetDays,
+			DueOn:   due,
 		},
 		Recipient:     r.Recipient,
 		RecipientName: r.RecipientName.String,
@@ -453,6 +480,13 @@ func (o *Outbox) MarkRetry(ctx context.Context, id int64, now, next time.Time, r
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,
 		lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
 		formatTime(next), reason, formatTime(now), id)
+}
+
+// MarkExpired records that a claimed row was not sent because its renewal's grace period had ended
+// by the time it came to be sent (R13).
+func (o *Outbox) MarkExpired(ctx context.Context, id int64, now time.Time, reason string) error {
+	return o.mark(ctx, id, `UPDATE outbox SET status = 'expired', last_error = ?, lease_until = NULL,
+		next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, formatTime(now), id)
 }
 
 // MarkFailed records a permanent failure (or the last allowed attempt failing).

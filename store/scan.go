@@ -45,6 +45,17 @@ func (s *DB) ActiveEnrollments(ctx context.Context, afterID int64, limit int) ([
 	return out, nil
 }
 
+// ArrivingEnrollments returns up to limit active enrollments with id above afterID that have not yet
+// been through a daily scan (R14), in id order.
+func (s *DB) ArrivingEnrollments(ctx context.Context, afterID int64, limit int) ([]DueEnrollment, error) {
+	var out []DueEnrollment
+	if err := s.db.SelectContext(ctx, &out, `SELECT id, partner_id, specialization, attained_on FROM enrollments
+		WHERE arriving = 1 AND status = 'active' AND id > ? ORDER BY id LIMIT ?`, afterID, limit); err != nil {
+		return nil, fmt.Errorf("arriving enrollments: %w", err)
+	}
+	return out, nil
+}
+
 // ExplainDueQuery returns SQLite's query plan for the scan query, for tests that pin the index.
 func (s *DB) ExplainDueQuery(ctx context.Context) (string, error) {
 	rows, err := s.db.QueryxContext(ctx, "EXPLAIN QUERY PLAN "+dueQuery, "02-28", 0, 100)
@@ -146,6 +157,16 @@ func (a *EnqueueStats) Add(b EnqueueStats) {
 // (R11). When scannedThrough is not zero, the scan state is advanced to it in the same transaction.
 // Items of one enrollment should be adjacent: each run of them costs one read of its outbox rows.
 func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time, scannedThrough renewal.Date) (EnqueueStats, error) {
+	return s.enqueue(ctx, items, nil, now, scannedThrough)
+}
+
+// EnqueueArrived is Enqueue for the reminders of arriving enrollments (R14): in the same
+// transaction it records the enrollments arrived as seen, so no later scan treats them as new.
+func (s *DB) EnqueueArrived(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time) (EnqueueStats, error) {
+	return s.enqueue(ctx, items, arrived, now, renewal.Date{})
+}
+
+func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time, scannedThrough renewal.Date) (EnqueueStats, error) {
 	var st EnqueueStats
 	ts := formatTime(now)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -171,6 +192,18 @@ func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time, sca
 				return err
 			}
 			start = end
+		}
+		if len(arrived) > 0 {
+			seen, err := tx.PreparexContext(ctx, `UPDATE enrollments SET arriving = 0 WHERE id = ?`)
+			if err != nil {
+				return fmt.Errorf("record arrivals: %w", err)
+			}
+			defer seen.Close()
+			for _, id := range arrived {
+				if _, err := seen.ExecContext(ctx, id); err != nil {
+					return fmt.Errorf("record arrival of enrollment %d: %w", id, err)
+				}
+			}
 		}
 		if !scannedThrough.IsZero() {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)

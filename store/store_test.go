@@ -56,7 +56,7 @@ func TestOpenCreatesPrivateFileAndMigrates(t *testing.T) {
 		t.Fatalf("mode %v, err %v", fi.Mode(), err)
 	}
 	v, err := db.SchemaVersion(ctx)
-	if err != nil || v != 1 {
+	if err != nil || v != 2 {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
 	var mode string
@@ -76,7 +76,7 @@ func TestOpenCreatesPrivateFileAndMigrates(t *testing.T) {
 	defer db.Close()
 	var n int
 	db.db.Get(&n, "SELECT count(*) FROM schema_migrations")
-	if n != 1 {
+	if n != 2 {
 		t.Errorf("%d migrations recorded", n)
 	}
 }
@@ -294,7 +294,7 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 	enqueueSample(t, db)
 	ob := &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute}
 	rules := renewal.DefaultRules()
-	got, _, err := ob.Claim(ctx, t0, 10, rules)
+	got, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 10, rules)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("claim: %v %v", got, err)
 	}
@@ -303,10 +303,10 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 		t.Errorf("reminder %+v", r)
 	}
 	// Claimed rows are not claimed again before the lease expires; after it, they are.
-	if again, _, _ := ob.Claim(ctx, t0.Add(time.Minute), 10, rules); len(again) != 0 {
+	if again, _, _, _ := ob.Claim(ctx, t0.Add(time.Minute), d("2026-01-20"), 10, rules); len(again) != 0 {
 		t.Errorf("claimed twice within the lease: %v", again)
 	}
-	again, _, err := ob.Claim(ctx, t0.Add(6*time.Minute), 10, rules)
+	again, _, _, err := ob.Claim(ctx, t0.Add(6*time.Minute), d("2026-01-20"), 10, rules)
 	if err != nil || len(again) != 1 || again[0].Attempts != 2 || again[0].MessageID != r.MessageID {
 		t.Fatalf("re-claim after lease: %+v %v", again, err)
 	}
@@ -316,10 +316,10 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 	if err := ob.MarkSent(ctx, r.OutboxID, t0, "s"); err == nil {
 		t.Error("marked a row that is not sending")
 	}
-	if got, _, _ := ob.Claim(ctx, t0.Add(30*time.Minute), 10, rules); len(got) != 0 {
+	if got, _, _, _ := ob.Claim(ctx, t0.Add(30*time.Minute), d("2026-01-20"), 10, rules); len(got) != 0 {
 		t.Errorf("claimed before next_attempt_at")
 	}
-	got, _, _ = ob.Claim(ctx, t0.Add(61*time.Minute), 10, rules)
+	got, _, _, _ = ob.Claim(ctx, t0.Add(61*time.Minute), d("2026-01-20"), 10, rules)
 	if len(got) != 1 {
 		t.Fatal("not claimed after next_attempt_at")
 	}
@@ -341,7 +341,7 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 	if _, err := db.Enqueue(ctx, []OutboxItem{{EnrollmentID: 1, Milestone: ms[0], Recipient: "ada@contoso.example", Status: StatusPending, MessageID: "<x@y>"}}, t0, renewal.Date{}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, _ := ob.Claim(ctx, t0, 10, rules); len(got) != 0 {
+	if got, _, _, _ := ob.Claim(ctx, t0.AddDate(0, 0, 30), d("2026-02-19"), 10, rules); len(got) != 0 {
 		t.Errorf("claimed for a recipient without the role: %+v", got)
 	}
 	rows, _ := db.List(ctx, Filter{Status: StatusCancelled})
@@ -372,4 +372,73 @@ func TestOperatorActions(t *testing.T) {
 	if counts[StatusPending] != 1 || counts[StatusSent] != 0 {
 		t.Errorf("counts %v", counts)
 	}
+}
+
+// TestClaimNothingEarlyNothingStale pins R13 in the store: a row is not claimed before its due date
+// in the configured zone, and a row whose renewal's grace period ended before today is expired, not
+// claimed, with the end date in last_error; on the last day of grace it is still claimed.
+func TestClaimNothingEarlyNothingStale(t *testing.T) {
+	rules := renewal.DefaultRules()
+	// Enrollment 1 was attained 2023-05-20: the 2026 anniversary's grace period ends 2026-06-19.
+	ms := rules.Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-01-20"), d("2026-06-19"))
+	if len(ms) != 6 {
+		t.Fatalf("%d milestones", len(ms))
+	}
+	setup := func(t *testing.T) (*DB, *Outbox) {
+		db := MustOpenDB(t)
+		if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+			t.Fatal(err)
+		}
+		return db, &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: time.Minute}
+	}
+	enqueue := func(t *testing.T, db *DB, m renewal.Milestone) {
+		it := OutboxItem{EnrollmentID: 1, Milestone: m, Recipient: "ada@contoso.example", Status: StatusPending,
+			MessageID: renewal.MessageID(1, m.Anniversary, m.Offset, "ada@contoso.example", "example.com")}
+		if st, err := db.Enqueue(ctx, []OutboxItem{it}, t0, renewal.Date{}); err != nil || st.Queued != 1 {
+			t.Fatalf("enqueue %+v %v", st, err)
+		}
+	}
+	t.Run("not before the due date", func(t *testing.T) {
+		db, ob := setup(t)
+		for _, m := range ms {
+			enqueue(t, db, m)
+			// The evening before, even at a UTC instant already on the due date.
+			at := m.DueOn.Time(time.UTC).Add(-2 * time.Hour)
+			if got, _, _, _ := ob.Claim(ctx, at, m.DueOn.AddDays(-1), 10, rules); len(got) != 0 {
+				t.Fatalf("claimed %s on %s, the day before it is due", got[0].Milestone.DueOn, m.DueOn.AddDays(-1))
+			}
+			got, _, _, err := ob.Claim(ctx, m.DueOn.Time(time.UTC), m.DueOn, 10, rules)
+			if err != nil || len(got) != 1 || got[0].Milestone.DueOn != m.DueOn {
+				t.Fatalf("claim on %s: %+v %v", m.DueOn, got, err)
+			}
+			if err := ob.MarkSent(ctx, got[0].OutboxID, m.DueOn.Time(time.UTC), "s"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	last := ms[len(ms)-1] // +30, due on the last day of grace
+	t.Run("last day of grace still sends", func(t *testing.T) {
+		db, ob := setup(t)
+		enqueue(t, db, last)
+		got, _, expired, err := ob.Claim(ctx, t0, d("2026-06-19"), 10, rules)
+		if err != nil || len(got) != 1 || expired != 0 {
+			t.Fatalf("claim on the last day: %d rows, %d expired, %v", len(got), expired, err)
+		}
+	})
+	t.Run("expired after grace", func(t *testing.T) {
+		db, ob := setup(t)
+		enqueue(t, db, last)
+		got, _, expired, err := ob.Claim(ctx, t0, d("2026-06-20"), 10, rules)
+		if err != nil || len(got) != 0 || expired != 1 {
+			t.Fatalf("claim after grace: %d rows, %d expired, %v", len(got), expired, err)
+		}
+		rows, _ := db.List(ctx, Filter{Status: StatusExpired})
+		if len(rows) != 1 || *rows[0].LastError != "grace period ended on 2026-06-19 before it could be sent" {
+			t.Fatalf("expired rows %+v", rows)
+		}
+		n, _ := db.CountByStatus(ctx)
+		if n[StatusExpired] != 1 || n[StatusPending] != 0 {
+			t.Errorf("counts %v", n)
+		}
+	})
 }

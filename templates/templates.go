@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
 )
@@ -25,7 +26,16 @@ const (
 	HTMLFile    = "body.html.tmpl"
 )
 
-var funcs = map[string]any{"join": strings.Join}
+// funcs are the helpers every template may call: join, and days ("1 day", "5 days").
+var funcs = map[string]any{"join": strings.Join, "days": days}
+
+// days words a count of days.
+func days(n int) string {
+	if n == 1 || n == -1 {
+		return strconv.Itoa(n) + " day"
+	}
+	return strconv.Itoa(n) + " days"
+}
 
 // Set is a parsed set of templates.
 type Set struct {

@@ -33,7 +33,12 @@ func (m *Main) cmdPreview(ctx context.Context, args []string) error {
 	if rem.Recipient == "" {
 		return usageErrorf("outbox row %d has no recipient (status no_recipients): nothing to render", id)
 	}
+	// A row due later reads as it will on its due date: reminders go out on their due dates (R13),
+	// worded from the day they are sent (R12).
 	now := m.Now()
+	if due := rem.Milestone.DueOn.Time(a.renderer.Location); now.Before(due) {
+		now = due
+	}
 	if *raw {
 		msg, _, err := a.renderer.Message(rem, now)
 		if err != nil {

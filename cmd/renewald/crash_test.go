@@ -65,6 +65,7 @@ tls = "none"
 	body, _ := os.ReadFile(e.cfg)
 	cfg := strings.Replace(string(body), "transport = \"file\"\n", "transport = \"smtp\"\nlease_seconds = 1\nbatch_size = 20\n", 1)
 	os.WriteFile(e.cfg, []byte(cfg), 0o600)
+	e.clock = fixtureDay
 	up, sp := writeDueData(t, e.dir, n)
 	e.mustRun("import", up, sp)
 

@@ -55,7 +55,16 @@ type env struct {
 	t   *testing.T
 	dir string
 	cfg string
+	// clock, when set, is an RFC 3339 instant the binary's clock reads when the env is made: every
+	// process runs on one timeline from there (RENEWALD_FAKE_CLOCK), so reminders of fixtures dated
+	// in the past are due "today" when delivered (R13) and leases still run out.
+	clock   string
+	created time.Time
 }
+
+// fixtureDay is the day the fixtures' reminders fall due: tests that tick as of it run the binary
+// on it.
+const fixtureDay = "2026-01-15T06:00:00Z"
 
 // newEnv writes a config whose database and mail folder live in a temporary directory.
 func newEnv(t *testing.T, extra string) *env {
@@ -65,12 +74,19 @@ func newEnv(t *testing.T, extra string) *env {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, dir: dir, cfg: cfg}
+	return &env{t: t, dir: dir, cfg: cfg, created: time.Now()}
 }
 
 func (e *env) cmd(args ...string) *exec.Cmd {
 	c := exec.Command(binary, append([]string{"--config", e.cfg}, args...)...)
 	c.Dir = e.dir
+	if e.clock != "" {
+		start, err := time.Parse(time.RFC3339, e.clock)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		c.Env = append(os.Environ(), fakeClockEnv+"="+start.Add(time.Since(e.created)).Format(time.RFC3339Nano))
+	}
 	return c
 }
 
@@ -158,6 +174,7 @@ var contractFields = []string{"id", "partner_id", "partner_name", "specializatio
 
 func TestOutboxListJSONContract(t *testing.T) {
 	e := newEnv(t, "")
+	e.clock = fixtureDay
 	e.mustRun("import", fixture("partners.json"))
 	e.mustRun("tick", "--as-of", "2026-01-15")
 	e.mustRun("backfill", "--from", "2026-02-01", "--to", "2026-03-31", "--record-only")
@@ -251,7 +268,14 @@ func TestOutboxListJSONContract(t *testing.T) {
 	if out := e.mustRun("preview", "1"); !strings.Contains(out, "Subject: ") || !strings.Contains(out, "BEGIN:VCALENDAR") {
 		t.Errorf("preview: %s", out)
 	}
-	if code, _, errs := e.run("outbox", "cancel", "1"); code != 2 || !strings.Contains(errs, "is sent") {
+	sentID := ""
+	for _, r := range typed {
+		if r.Status == "sent" {
+			sentID = fmt.Sprint(r.ID)
+			break
+		}
+	}
+	if code, _, errs := e.run("outbox", "cancel", sentID); code != 2 || !strings.Contains(errs, "is sent") {
 		t.Errorf("cancel of a sent row: %d %s", code, errs)
 	}
 	if code, _, _ := e.run("outbox", "show", "99999"); code != 2 {
@@ -381,6 +405,7 @@ func TestDemo(t *testing.T) {
 
 func TestDaemonServesMetrics(t *testing.T) {
 	e := newEnv(t, "[metrics]\nlisten = \"127.0.0.1:0\"\n")
+	e.clock = fixtureDay
 	e.mustRun("import", fixture("partners.json"))
 	e.mustRun("tick", "--as-of", "2026-01-15", "--no-deliver")
 	c := e.cmd("run")
@@ -414,7 +439,9 @@ func TestDaemonServesMetrics(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
 	}
-	for _, want := range []string{`renewald_outbox_rows{status="sent"} 2`, "renewald_reminders_sent_total 2",
+	// Kubernetes (−90 due 2026-01-15) and, arriving mid-window, Threat Protection (its −60 of
+	// 2025-12-30, R14), each to Ada and Bob: four sent.
+	for _, want := range []string{`renewald_outbox_rows{status="sent"} 4`, "renewald_reminders_sent_total 4",
 		"renewald_smtp_send_duration_seconds_bucket", "renewald_tick_duration_seconds_count 1",
 		"renewald_last_successful_tick_timestamp_seconds", "renewald_oldest_pending_reminder_age_seconds 0"} {
 		if !strings.Contains(body, want) {

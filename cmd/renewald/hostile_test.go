@@ -79,6 +79,7 @@ func TestSecretsStayOut(t *testing.T) {
 	srv.Close() // a server that is down: delivery fails and logs
 	e := newEnv(t, fmt.Sprintf("[mail.smtp]\nhost = \"127.0.0.1\"\nport = %d\nusername = \"renewald\"\npassword_file = %q\ntls = \"none\"\n",
 		srv.Port, filepath.Join(t.TempDir(), "pw")))
+	e.clock = fixtureDay
 	body, _ := os.ReadFile(e.cfg)
 	os.WriteFile(e.cfg, []byte(strings.Replace(string(body), "transport = \"file\"", "transport = \"smtp\"", 1)), 0o600)
 	var pwFile string

@@ -56,7 +56,15 @@ type Main struct {
 
 // NewMain returns a Main wired to the process.
 func NewMain() *Main {
-	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now}
+	now, err := clockFrom(os.Getenv(fakeClockEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "renewald:", err)
+		os.Exit(exitUsage)
+	}
+	if os.Getenv(fakeClockEnv) != "" {
+		fmt.Fprintf(os.Stderr, "renewald: warning: %s is set: the clock reads %s\n", fakeClockEnv, now().UTC().Format(time.RFC3339))
+	}
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: now}
 }
 
 // usageError marks errors that exit 2: usage, configuration or input.
