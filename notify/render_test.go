@@ -249,7 +249,6 @@ func TestICS(t *testing.T) {
 	}
 }
 
-
 func TestBackoff(t *testing.T) {
 	d := &Deliverer{BackoffBase: time.Minute}
 	for attempt, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 3: 4 * time.Minute, 9: 256 * time.Minute, 10: 6 * time.Hour, 60: 6 * time.Hour} {
