@@ -441,7 +441,7 @@ func TestDaemonServesMetrics(t *testing.T) {
 	}
 	// Kubernetes (−90 due 2026-01-15) and, arriving mid-window, Threat Protection (its −60 of
 	// 2025-12-30, R14), each to Ada and Bob: four sent.
-	for _, want := range []string{`renewald_outbox_rows{status="sent"} 4`, "renewald_reminders_sent_total 4",
+	for _, want := range []string{`renewald_outbox_rows{status="sent"} 4`, `renewald_outbox_rows{status="expired"} 0`, "renewald_reminders_sent_total 4",
 		"renewald_smtp_send_duration_seconds_bucket", "renewald_tick_duration_seconds_count 1",
 		"renewald_last_successful_tick_timestamp_seconds", "renewald_oldest_pending_reminder_age_seconds 0"} {
 		if !strings.Contains(body, want) {
