@@ -11,8 +11,9 @@ import (
 )
 
 var (
-	usersHeader = []string{"partner_id", "partner_name", "email", "name", "roles"}
-	specsHeader = []string{"partner_id", "partner_name", "specialization", "attained_on"}
+	usersHeader    = []string{"partner_id", "partner_name", "email", "name", "roles"}
+	specsHeader    = []string{"partner_id", "partner_name", "specialization", "attained_on"}
+	outcomesHeader = []string{"partner_id", "specialization", "anniversary_on", "outcome", "on"}
 )
 
 func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
@@ -29,14 +30,16 @@ func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
 	for i := range header {
 		header[i] = strings.ToLower(strings.TrimSpace(header[i]))
 	}
-	var users bool
+	var users, outcomes bool
 	switch {
 	case slices.Equal(header, usersHeader):
 		users = true
+	case slices.Equal(header, outcomesHeader):
+		outcomes = true
 	case slices.Equal(header, specsHeader), slices.Equal(header, append(slices.Clone(specsHeader), "status")):
 	default:
-		return &InputError{File: file, Where: "line 1", Msg: fmt.Sprintf("header %q is neither %q (users) nor %q[,status] (specializations)",
-			strings.Join(header, ","), strings.Join(usersHeader, ","), strings.Join(specsHeader, ","))}
+		return &InputError{File: file, Where: "line 1", Msg: fmt.Sprintf("header %q is none of %q (users), %q[,status] (specializations) and %q (renewal outcomes)",
+			strings.Join(header, ","), strings.Join(usersHeader, ","), strings.Join(specsHeader, ","), strings.Join(outcomesHeader, ","))}
 	}
 	for {
 		rec, err := r.Read()
@@ -57,6 +60,13 @@ func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
 			return &InputError{File: file, Where: where, Msg: fmt.Sprintf("%d fields, want %d", len(rec), len(header))}
 		}
 		ds.Rows++
+		if outcomes {
+			// The partner and enrollment may be stored already: the store checks the anniversary.
+			if _, err := im.outcome(ds, file, where, strings.TrimSpace(rec[0]), rec[1], rec[2], rec[3], rec[4]); err != nil {
+				return err
+			}
+			continue
+		}
 		e, err := ds.partner(file, where, strings.TrimSpace(rec[0]), rec[1])
 		if err != nil {
 			return err

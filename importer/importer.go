@@ -54,7 +54,9 @@ type Dataset struct {
 	Partners []*renewal.Partner // in first-seen order
 	Warnings []string           // kept but worth a look, e.g. unknown roles
 	Rows     int                // data rows read
+	Outcomes []renewal.Outcome  // recorded renewal outcomes, checked against the store's enrollments on import
 	byID     map[string]*partnerEntry
+	outcomes map[string]string // partner|specialization|anniversary → where first seen
 }
 
 type partnerEntry struct {
@@ -72,7 +74,7 @@ type Importer struct {
 
 // Files reads and merges files; the format is chosen by extension (.json, .csv).
 func (im Importer) Files(paths ...string) (*Dataset, error) {
-	ds := &Dataset{byID: map[string]*partnerEntry{}}
+	ds := &Dataset{byID: map[string]*partnerEntry{}, outcomes: map[string]string{}}
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -179,6 +181,37 @@ func (im Importer) addEnrollment(e *partnerEntry, file, where, spec, attained, s
 	e.enrolled[key] = file + ": " + where
 	e.p.Enrollments = append(e.p.Enrollments, renewal.Enrollment{PartnerID: e.p.ID, Specialization: s.Name, AttainedOn: d, Status: st})
 	return nil
+}
+
+// outcome validates one renewal outcome and adds it to the data set.
+func (im Importer) outcome(ds *Dataset, file, where, partnerID, spec, anniversary, outcome, on string) (renewal.Outcome, error) {
+	if err := checkPartnerID(partnerID); err != nil {
+		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "partner_id", Msg: err.Error()}
+	}
+	s, err := im.Catalog.Lookup(spec)
+	if err != nil {
+		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "specialization", Msg: err.Error()}
+	}
+	ann, err := renewal.ParseDate(strings.TrimSpace(anniversary))
+	if err != nil {
+		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "anniversary_on", Msg: err.Error()}
+	}
+	if o := strings.ToLower(strings.TrimSpace(outcome)); o != renewal.OutcomeRenewed {
+		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "outcome", Msg: fmt.Sprintf("%.80q is not %q", outcome, renewal.OutcomeRenewed)}
+	}
+	d, err := renewal.ParseDate(strings.TrimSpace(on))
+	if err != nil {
+		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "on", Msg: err.Error()}
+	}
+	key := partnerID + "|" + s.Name + "|" + ann.String()
+	if first, dup := ds.outcomes[key]; dup {
+		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "anniversary_on",
+			Msg: fmt.Sprintf("duplicate outcome for %s of partner %s on %s (first at %s)", s.Name, partnerID, ann, first)}
+	}
+	ds.outcomes[key] = file + ": " + where
+	o := renewal.Outcome{PartnerID: partnerID, Specialization: s.Name, Anniversary: ann, RenewedOn: d, Where: file + ": " + where}
+	ds.Outcomes = append(ds.Outcomes, o)
+	return o, nil
 }
 
 // checkPartnerID accepts 1..64 printable characters without spaces.

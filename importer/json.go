@@ -31,9 +31,16 @@ type jsonUser struct {
 }
 
 type jsonEnrollment struct {
-	Name       string `json:"name"`
-	AttainedOn string `json:"attained_on"`
-	Status     string `json:"status"`
+	Name       string        `json:"name"`
+	AttainedOn string        `json:"attained_on"`
+	Status     string        `json:"status"`
+	Renewals   []jsonOutcome `json:"renewals"`
+}
+
+type jsonOutcome struct {
+	AnniversaryOn string `json:"anniversary_on"`
+	Outcome       string `json:"outcome"`
+	On            string `json:"on"`
 }
 
 type jsonScore struct {
@@ -93,6 +100,18 @@ func (im Importer) readJSON(ds *Dataset, file string, data []byte) error {
 			where := fmt.Sprintf("%s.specializations[%d]", at, j)
 			if err := im.addEnrollment(e, file, where, s.Name, s.AttainedOn, s.Status); err != nil {
 				return err
+			}
+			en := e.p.Enrollments[len(e.p.Enrollments)-1]
+			for k, o := range s.Renewals {
+				at := fmt.Sprintf("%s.renewals[%d]", where, k)
+				out, err := im.outcome(ds, file, at, e.p.ID, en.Specialization, o.AnniversaryOn, o.Outcome, o.On)
+				if err != nil {
+					return err
+				}
+				if _, ok := renewal.AnniversaryNumber(en.AttainedOn, out.Anniversary); !ok {
+					return &InputError{File: file, Where: at, Field: "anniversary_on",
+						Msg: fmt.Sprintf("%s is not an anniversary of %s attained %s", out.Anniversary, en.Specialization, en.AttainedOn)}
+				}
 			}
 		}
 		if jp.Scores != nil {

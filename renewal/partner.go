@@ -81,3 +81,30 @@ func MessageIDTagged(enrollmentID int64, anniversary Date, offset int, tag, doma
 	return "<renewal." + strconv.FormatInt(enrollmentID, 10) + "." + strings.ReplaceAll(anniversary.String(), "-", "") + "." +
 		fmt.Sprintf("%+d", offset) + "." + tag + "@" + domain + ">"
 }
+
+// OutcomeRenewed is the one renewal outcome operators record (from Partner Center): the partner met
+// the requirements and was re-enrolled.
+const OutcomeRenewed = "renewed"
+
+// Outcome is a recorded result of one renewal: the anniversary of a partner's specialization was
+// renewed on RenewedOn, so that anniversary's later reminders are not sent.
+type Outcome struct {
+	PartnerID      string
+	Specialization string // canonical catalog name
+	Anniversary    Date
+	RenewedOn      Date
+	Where          string // "file: line 3" of an import, for errors
+}
+
+// RenewedReason is what a reminder cancelled by a recorded renewal records.
+func RenewedReason(on Date) string { return "renewal recorded: renewed on " + on.String() }
+
+// AnniversaryNumber returns n when d is the n-th anniversary (n ≥ 1) of a specialization attained on
+// attained (R2); ok is false when d is not one of its anniversaries.
+func AnniversaryNumber(attained, d Date) (n int, ok bool) {
+	n = d.Year() - attained.Year()
+	if n < 1 || Anniversary(attained, n).Compare(d) != 0 {
+		return 0, false
+	}
+	return n, true
+}

@@ -320,3 +320,24 @@ func TestStageOn(t *testing.T) {
 		t.Errorf("GraceOpenFrom = %s", got)
 	}
 }
+
+func TestAnniversaryNumber(t *testing.T) {
+	for _, tc := range []struct {
+		attained, d string
+		n           int
+		ok          bool
+	}{
+		{"2021-06-10", "2026-06-10", 5, true},
+		{"2021-06-10", "2026-06-11", 0, false},
+		{"2021-06-10", "2021-06-10", 0, false}, // the attainment itself is not an anniversary
+		{"2024-02-29", "2025-02-28", 1, true},
+		{"2024-02-29", "2028-02-29", 4, true},
+		{"2024-02-29", "2028-02-28", 0, false},
+		{"2024-02-29", "2025-03-01", 0, false},
+	} {
+		n, ok := AnniversaryNumber(MustParseDate(tc.attained), MustParseDate(tc.d))
+		if n != tc.n || ok != tc.ok {
+			t.Errorf("AnniversaryNumber(%s, %s) = %d %v, want %d %v", tc.attained, tc.d, n, ok, tc.n, tc.ok)
+		}
+	}
+}

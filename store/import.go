@@ -17,13 +17,19 @@ type ImportResult struct {
 	Enrollments        int
 	RemovedEnrollments int
 	CancelledReminders int
+	Outcomes           int // renewal outcomes recorded
+	RenewedCancelled   int // reminders cancelled because their renewal is recorded as done
 }
 
 // Import upserts partners in one transaction: partner names, the users of partners whose user list
 // was given (replacing the stored list), enrollments keyed on (partner, specialization, attained_on),
 // and capability scores. Removing an enrollment cancels its pending reminders. On any error nothing is
 // written.
-func (s *DB) Import(ctx context.Context, partners []*renewal.Partner, now time.Time) (ImportResult, error) {
+//
+// Outcomes are recorded after the partners, in the same transaction: each must name an anniversary
+// of a stored enrollment (else an OutcomeError, errors.Is ErrInput), and cancels that anniversary's
+// reminders still waiting.
+func (s *DB) Import(ctx context.Context, partners []*renewal.Partner, now time.Time, outcomes ...renewal.Outcome) (ImportResult, error) {
 	var res ImportResult
 	ts := formatTime(now)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -94,6 +100,14 @@ func (s *DB) Import(ctx context.Context, partners []*renewal.Partner, now time.T
 					}
 				}
 			}
+		}
+		for _, o := range outcomes {
+			n, err := recordOutcome(ctx, tx, o, ts)
+			if err != nil {
+				return err
+			}
+			res.Outcomes++
+			res.RenewedCancelled += n
 		}
 		return nil
 	})

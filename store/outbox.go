@@ -222,6 +222,7 @@ type claimRow struct {
 	Recipient        string         `db:"recipient"`
 	RecipientName    sql.NullString `db:"recipient_name"`
 	HoldsRole        bool           `db:"holds_role"`
+	RenewedOn        sql.NullString `db:"renewed_on"`
 	MessageID        string         `db:"message_id"`
 	Attempts         int            `db:"attempts"`
 }
@@ -278,6 +279,12 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 				reason = "enrollment removed"
 			case !r.HoldsRole:
 				reason = "recipient no longer holds a recipient role"
+			case r.RenewedOn.Valid:
+				on, err := renewal.ParseDate(r.RenewedOn.String)
+				if err != nil {
+					return fmt.Errorf("outbox row %d: renewed on: %w", r.ID, err)
+				}
+				reason = renewal.RenewedReason(on)
 			}
 			if reason != "" {
 				if _, err := cancel.ExecContext(ctx, reason, ts, r.ID); err != nil {
@@ -362,6 +369,8 @@ func loadClaimRows(ctx context.Context, q sqlx.QueryerContext, ids []int64, role
 		o.manual_validation, o.offset_days, o.due_on, o.recipient, u.name AS recipient_name,
 		EXISTS (SELECT 1 FROM user_roles r WHERE r.partner_id = e.partner_id AND r.email = o.recipient
 			AND r.role_key IN (?)) AS holds_role,
+		(SELECT ro.renewed_on FROM renewal_outcomes ro WHERE ro.enrollment_id = o.enrollment_id
+			AND ro.anniversary_on = o.anniversary_on) AS renewed_on,
 		o.message_id, o.attempts
 		FROM outbox o JOIN enrollments e ON e.id = o.enrollment_id JOIN partners p ON p.id = e.partner_id
 		LEFT JOIN users u ON u.partner_id = e.partner_id AND u.email = o.recipient

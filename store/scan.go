@@ -140,6 +140,7 @@ type EnqueueStats struct {
 	NoRecipients int
 	Skipped      int
 	Existing     int // keys already in the outbox: nothing done (R10)
+	Renewed      int // recorded cancelled: the anniversary's renewal is recorded as done
 }
 
 // Add sums two stats.
@@ -149,6 +150,7 @@ func (a *EnqueueStats) Add(b EnqueueStats) {
 	a.NoRecipients += b.NoRecipients
 	a.Skipped += b.Skipped
 	a.Existing += b.Existing
+	a.Renewed += b.Renewed
 }
 
 // Enqueue inserts items in one transaction. A key already present is left alone (R10). A pending
@@ -172,12 +174,13 @@ func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, n
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		stmts, err := prepareAll(ctx, tx, map[string]string{
 			"insert": `INSERT INTO outbox (enrollment_id, anniversary_on, renewal_year, manual_validation,
-				offset_days, due_on, recipient, status, subject, message_id, created_at, updated_at)
+				offset_days, due_on, recipient, status, last_error, message_id, created_at, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (enrollment_id, anniversary_on, recipient, offset_days) DO NOTHING`,
 			"supersede": `UPDATE outbox SET status = 'superseded', updated_at = ?
 				WHERE enrollment_id = ? AND anniversary_on = ? AND recipient = ? AND offset_days < ? AND status = 'pending'`,
 			"existing": `SELECT anniversary_on, recipient, offset_days, status FROM outbox WHERE enrollment_id = ?`,
+			"outcomes": `SELECT anniversary_on, renewed_on FROM renewal_outcomes WHERE enrollment_id = ?`,
 		})
 		if err != nil {
 			return err
@@ -266,6 +269,10 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("enrollment %d: outbox rows: %w", eid, err)
 	}
+	renewed, err := renewedOn(ctx, stmts["outcomes"], eid)
+	if err != nil {
+		return fmt.Errorf("enrollment %d: outcomes: %w", eid, err)
+	}
 	for _, it := range items {
 		m := it.Milestone
 		k := key{thread{m.Anniversary.String(), it.Recipient}, m.Offset}
@@ -274,12 +281,16 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 			continue
 		}
 		th := threads[k.thread]
-		status := it.Status
+		status, lastError := it.Status, ""
 		if (status == "pending" || status == "no_recipients") && th != nil && th.latest > m.Offset {
 			status = "superseded" // a later reminder of this anniversary is already recorded
 		}
+		if on, ok := renewed[k.anniversary]; ok {
+			// The renewal is done: record the reminder, never mail it.
+			status, lastError = "cancelled", renewal.RenewedReason(on)
+		}
 		r, err := stmts["insert"].ExecContext(ctx, eid, k.anniversary, m.Year, string(m.ManualValidation), m.Offset,
-			m.DueOn.String(), it.Recipient, status, nullString(it.Subject), it.MessageID, ts, ts)
+			m.DueOn.String(), it.Recipient, status, nullString(lastError), it.MessageID, ts, ts)
 		if err != nil {
 			return fmt.Errorf("enrollment %d offset %d: %w", eid, m.Offset, err)
 		}
@@ -311,6 +322,8 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 			st.NoRecipients++
 		case "skipped":
 			st.Skipped++
+		case "cancelled":
+			st.Renewed++
 		}
 	}
 	return nil

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/renewald/renewald/importer"
+	"github.com/renewald/renewald/store"
 )
 
 // cmdImport runs "import [--dry-run] FILE...".
@@ -42,11 +44,17 @@ func (m *Main) cmdImport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	res, err := db.Import(ctx, ds.Partners, m.Now())
+	res, err := db.Import(ctx, ds.Partners, m.Now(), ds.Outcomes...)
+	if errors.Is(err, store.ErrInput) {
+		return asUsage(err) // an outcome for an anniversary no stored enrollment has
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "imported %d partners, %d users, %d enrollments (%d removed, %d queued reminders cancelled)\n",
 		res.Partners, res.Users, res.Enrollments, res.RemovedEnrollments, res.CancelledReminders)
+	if res.Outcomes > 0 {
+		fmt.Fprintf(m.Stdout, "recorded %d renewal outcomes (%d queued reminders cancelled)\n", res.Outcomes, res.RenewedCancelled)
+	}
 	return nil
 }

@@ -102,6 +102,7 @@ func (m *Main) commands() []command {
 		{"import", "load partners from .json or .csv files (--dry-run validates only)", (*Main).cmdImport},
 		{"outbox", "list, show, retry or cancel outbox rows", (*Main).cmdOutbox},
 		{"schedule", "upcoming reminders and renewal windows", (*Main).cmdSchedule},
+		{"renewal", "record|clear that a renewal is done: its later reminders are not sent", (*Main).cmdRenewal},
 		{"migrate", "apply database migrations", (*Main).cmdMigrate},
 		{"demo", "sample data in a scratch folder, a tick as of today, emails as .eml files", (*Main).cmdDemo},
 		{"config", "config check: validate the configuration", (*Main).cmdConfig},
