@@ -4,11 +4,15 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 	_ "time/tzdata" // the zone database, also where the host has none
 
+	"github.com/renewald/renewald/metrics"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
@@ -18,10 +22,11 @@ import (
 // With waits set it serves that many waits and then blocks every later one, so the service stops
 // after a known number of ticks and a test reads its state while nothing runs.
 type fakeClock struct {
-	mu     sync.Mutex
-	t      time.Time
-	waits  int // waits served before blocking; 0: no limit
-	served int
+	mu      sync.Mutex
+	t       time.Time
+	waits   int // waits served before blocking; 0: no limit
+	served  int
+	blocked chan struct{} // when set, closed at the first wait refused
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -33,6 +38,10 @@ func (c *fakeClock) Now() time.Time {
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	if c.waits > 0 && c.served == c.waits {
+		if c.blocked != nil {
+			close(c.blocked)
+			c.blocked = nil
+		}
 		c.mu.Unlock()
 		return make(chan time.Time) // never fires: the service waits for Stop
 	}
@@ -107,8 +116,8 @@ func TestServiceRunsOnTheCronScheduleInItsZone(t *testing.T) {
 	if at[1].UTC().Hour() != 5 || at[len(at)-1].UTC().Hour() != 4 {
 		t.Errorf("DST not honoured: %s, %s", at[1].UTC(), at[len(at)-1].UTC())
 	}
-	if svc.LastSuccess().IsZero() {
-		t.Error("no successful tick recorded")
+	if ticks[0].Err != nil {
+		t.Errorf("catch-up tick: %v", ticks[0].Err)
 	}
 	last, _, _ := db.LastScanned(context.Background())
 	if last != ticks[len(ticks)-1].AsOf {
@@ -195,5 +204,109 @@ func TestServiceDeliversBetweenTicks(t *testing.T) {
 	// Three ticks deliver once each; between two daily ticks, 23 hourly deliveries.
 	if atThird != 3+2*23 {
 		t.Errorf("%d deliveries by the third tick, want %d", atThird, 3+2*23)
+	}
+}
+
+// flakyTransport refuses every message's first attempt with a temporary error and writes the
+// second to .eml files.
+type flakyTransport struct {
+	notify.Transport
+	mu   sync.Mutex
+	seen map[int64]bool
+}
+
+func (f *flakyTransport) Open(ctx context.Context) (notify.Session, error) {
+	s, err := f.Transport.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &flakySession{Session: s, f: f}, nil
+}
+
+type flakySession struct {
+	notify.Session
+	f *flakyTransport
+}
+
+func (s *flakySession) Send(ctx context.Context, id int64, env *notify.Envelope) error {
+	s.f.mu.Lock()
+	first := !s.f.seen[id]
+	s.f.seen[id] = true
+	s.f.mu.Unlock()
+	if first {
+		return &notify.SendError{Temporary: true, Reply: "451 4.3.0 try again later"}
+	}
+	return s.Session.Send(ctx, id, env)
+}
+
+// storeSource is what the metrics read, straight from the store.
+type storeSource struct{ db *store.DB }
+
+func (s storeSource) CountByStatus(ctx context.Context) (map[string]int, error) {
+	return s.db.CountByStatus(ctx)
+}
+func (s storeSource) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+func (s storeSource) OldestPendingDue(ctx context.Context) (time.Time, bool, error) {
+	d, ok, err := s.db.OldestPendingDue(ctx)
+	return d.Time(time.UTC), ok, err
+}
+
+// scrape returns the value of an unlabelled metric.
+func scrape(t *testing.T, mx *metrics.Metrics, name string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	mx.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics", name)
+	return 0
+}
+
+// TestServiceCountsDeliveriesBetweenTicks: every first attempt fails at the tick; the retries go
+// out in the delivery poll an hour later, between ticks, and the metrics count them.
+func TestServiceCountsDeliveriesBetweenTicks(t *testing.T) {
+	db := mustOpenDB(t)
+	everyDayDataset(t, db)
+	clock := &fakeClock{t: time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC), waits: 1, blocked: make(chan struct{})}
+	sched, _ := ParseSchedule("0 6 * * *", time.UTC)
+	mx := metrics.New(storeSource{db}, sched, clock.Now)
+	tk := newTicker(db, 7, io.Discard)
+	tk.Now = clock.Now
+	d := fileDeliverer(t, db, clock.Now)
+	d.Transport = &flakyTransport{Transport: d.Transport, seen: map[int64]bool{}}
+	tk.Deliverer = d
+	tk.Observe = func(r TickResult) { mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Duration) }
+	d.Observer = mx
+	var first TickResult
+	svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.DiscardHandler),
+		DeliverEvery: time.Hour, Ticked: func(r TickResult) { first = r }}
+	svc.Start(context.Background())
+	<-clock.blocked // the catch-up tick at 06:00 and the poll at 07:00 are done
+	if err := svc.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	queued := first.Scan.Queued
+	if queued == 0 || first.Delivery.Retried != queued || first.Delivery.Sent != 0 {
+		t.Fatalf("tick queued %d, retried %d, sent %d: want every first attempt refused", queued, first.Delivery.Retried, first.Delivery.Sent)
+	}
+	counts, _ := db.CountByStatus(ctx)
+	if counts[store.StatusSent] != queued {
+		t.Fatalf("%d sent by the poll, want %d", counts[store.StatusSent], queued)
+	}
+	if got := scrape(t, mx, "renewald_reminders_sent_total"); got != float64(queued) {
+		t.Errorf("renewald_reminders_sent_total %v, want %d: the poll between ticks delivered them", got, queued)
+	}
+	if got := scrape(t, mx, "renewald_reminders_retried_total"); got != float64(queued) {
+		t.Errorf("renewald_reminders_retried_total %v, want %d", got, queued)
+	}
+	if got := scrape(t, mx, "renewald_last_successful_tick_timestamp_seconds"); got != float64(time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC).Unix()) {
+		t.Errorf("last successful tick %v", got)
 	}
 }
