@@ -438,3 +438,50 @@ func TestDaemonServesMetrics(t *testing.T) {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
 }
+
+// TestOutboxRefusesFlagsThatDoNotApply: each outbox subcommand takes its own flags; any other flag,
+// or an argument it does not take, is a usage error (exit 2) and changes nothing.
+func TestOutboxRefusesFlagsThatDoNotApply(t *testing.T) {
+	e := newEnv(t, "")
+	e.mustRun("import", fixture("partners.json"))
+	e.mustRun("tick", "--as-of", "2026-01-15", "--no-deliver")
+	status := func(id string) string {
+		var row struct {
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(e.mustRun("outbox", "show", id, "--json")), &row); err != nil {
+			t.Fatal(err)
+		}
+		return row.Status
+	}
+	if s := status("1"); s != "pending" {
+		t.Fatalf("row 1 is %s, want pending", s)
+	}
+	for _, args := range [][]string{
+		{"cancel", "1", "--failed", "--json"},
+		{"cancel", "1", "--json"},
+		{"cancel", "--status", "pending", "1"},
+		{"retry", "1", "--json"},
+		{"retry", "--failed", "--partner", "4761234"},
+		{"retry", "1", "--failed"},
+		{"show", "1", "--status", "sent"},
+		{"show", "1", "--failed"},
+		{"list", "--failed"},
+		{"list", "1"},
+	} {
+		code, out, errs := e.run(append([]string{"outbox"}, args...)...)
+		if code != 2 || out != "" || !strings.Contains(errs, "renewald outbox") {
+			t.Errorf("outbox %v: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+	if s := status("1"); s != "pending" {
+		t.Errorf("row 1 is %s after refused commands, want pending", s)
+	}
+	// What applies still works.
+	e.mustRun("outbox", "list", "--json", "--status", "pending", "--partner", "4761234", "--due-from", "2026-01-01", "--due-to", "2026-12-31", "--limit", "5")
+	e.mustRun("outbox", "show", "--json", "1")
+	e.mustRun("outbox", "retry", "--failed")
+	if out := e.mustRun("outbox", "cancel", "1"); !strings.Contains(out, "cancelled") || status("1") != "cancelled" {
+		t.Errorf("cancel: %s", out)
+	}
+}
