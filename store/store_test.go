@@ -237,9 +237,28 @@ func TestEnqueueSupersedesPending(t *testing.T) {
 	}
 }
 
+// explainDueQuery returns SQLite's query plan for the scan query.
+func explainDueQuery(ctx context.Context, s *DB) (string, error) {
+	rows, err := s.db.QueryxContext(ctx, "EXPLAIN QUERY PLAN "+dueQuery, "02-28", 0, 100)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var plan string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		plan += detail + "\n"
+	}
+	return plan, rows.Err()
+}
+
 func TestDueQueryUsesMonthDayIndex(t *testing.T) {
 	db := MustOpenDB(t)
-	plan, err := db.ExplainDueQuery(ctx)
+	plan, err := explainDueQuery(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
