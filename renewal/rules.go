@@ -169,18 +169,6 @@ func (r Rules) Renewal(attained Date, kind Validation, n int) (rn Renewal, ok bo
 	}, true
 }
 
-// NextRenewal returns the first renewal whose grace period has not ended on date on.
-func (r Rules) NextRenewal(attained Date, kind Validation, on Date) Renewal {
-	n := max(on.Year()-attained.Year()-1, r.firstProgramAnniversary(attained))
-	for {
-		rn, _ := r.Renewal(attained, kind, n)
-		if !rn.GraceEnds.Before(on) {
-			return rn
-		}
-		n++
-	}
-}
-
 // Milestone is one reminder of one renewal: due Offset days from the anniversary.
 type Milestone struct {
 	Renewal

@@ -246,21 +246,6 @@ func TestMilestonesSupersede(t *testing.T) {
 	}
 }
 
-func TestNextRenewal(t *testing.T) {
-	r := DefaultRules()
-	for _, tc := range []struct{ attained, on, want string }{
-		{"2021-06-10", "2026-06-10", "2026-06-10"},
-		{"2021-06-10", "2026-07-10", "2026-06-10"}, // still in grace
-		{"2021-06-10", "2026-07-11", "2027-06-10"},
-		{"2022-01-15", "2022-06-01", "2024-01-15"}, // first programme anniversary
-		{"2024-02-29", "2026-01-01", "2026-02-28"},
-	} {
-		if got := r.NextRenewal(d(tc.attained), ValidationAudit, d(tc.on)).Anniversary.String(); got != tc.want {
-			t.Errorf("NextRenewal(%s on %s) = %s, want %s", tc.attained, tc.on, got, tc.want)
-		}
-	}
-}
-
 func TestRulesValidate(t *testing.T) {
 	if err := DefaultRules().Validate(); err != nil {
 		t.Fatal(err)

@@ -99,7 +99,6 @@ type OutboxItem struct {
 	Milestone    renewal.Milestone
 	Recipient    string // "" for a no_recipients record
 	Status       string // pending, superseded, skipped or no_recipients
-	Subject      string
 	MessageID    string
 }
 
@@ -227,7 +226,7 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 			status = "superseded" // a later reminder of this anniversary is already recorded
 		}
 		r, err := stmts["insert"].ExecContext(ctx, eid, k.anniversary, m.Year, string(m.ManualValidation), m.Offset,
-			m.DueOn.String(), it.Recipient, status, nullString(it.Subject), it.MessageID, ts, ts)
+			m.DueOn.String(), it.Recipient, status, nil, it.MessageID, ts, ts)
 		if err != nil {
 			return fmt.Errorf("enrollment %d offset %d: %w", eid, m.Offset, err)
 		}
