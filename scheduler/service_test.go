@@ -27,6 +27,7 @@ type fakeClock struct {
 	waits   int // waits served before blocking; 0: no limit
 	served  int
 	blocked chan struct{} // when set, closed at the first wait refused
+	told    bool
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -38,9 +39,9 @@ func (c *fakeClock) Now() time.Time {
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	if c.waits > 0 && c.served == c.waits {
-		if c.blocked != nil {
+		if c.blocked != nil && !c.told {
 			close(c.blocked)
-			c.blocked = nil
+			c.told = true
 		}
 		c.mu.Unlock()
 		return make(chan time.Time) // never fires: the service waits for Stop
