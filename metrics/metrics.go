@@ -67,13 +67,11 @@ func New(source Source, schedule cron.Schedule, now func() time.Time) *Metrics {
 	return m
 }
 
-// TickDone records a finished tick's counts, duration and success.
-func (m *Metrics) TickDone(ok bool, queued, superseded, sent, retried, failed int, d time.Duration) {
+// TickDone records a finished tick's scan counts, duration and success; the last successful tick is
+// kept here alone. What the tick delivered is counted by Delivered, like every other delivery.
+func (m *Metrics) TickDone(ok bool, queued, superseded int, d time.Duration) {
 	m.queued.Add(float64(queued))
 	m.superseded.Add(float64(superseded))
-	m.sent.Add(float64(sent))
-	m.retried.Add(float64(retried))
-	m.failed.Add(float64(failed))
 	m.tickDuration.Observe(d.Seconds())
 	if ok {
 		now := m.now()
@@ -81,6 +79,19 @@ func (m *Metrics) TickDone(ok bool, queued, superseded, sent, retried, failed in
 		m.lastOK = now
 		m.mu.Unlock()
 		m.lastTick.Set(float64(now.Unix()))
+	}
+}
+
+// Delivered counts one message's delivery outcome: "sent", "retried" or "failed" (notify's
+// Outcome constants), whichever path delivered it (a tick, the poll between ticks).
+func (m *Metrics) Delivered(outcome string) {
+	switch outcome {
+	case "sent":
+		m.sent.Inc()
+	case "retried":
+		m.retried.Inc()
+	case "failed":
+		m.failed.Inc()
 	}
 }
 

@@ -67,7 +67,7 @@ func TestHealthTurnsUnhealthyWhenTicksStall(t *testing.T) {
 	if code, body := get(t, h, "/healthz"); code != 200 {
 		t.Fatalf("fresh daemon: %d %s", code, body)
 	}
-	m.TickDone(true, 5, 1, 4, 1, 0, 2*time.Second) // tick at 05:00
+	m.TickDone(true, 5, 1, 2*time.Second) // tick at 05:00
 	// Next runs 2026-05-01 06:00 and 2026-05-02 06:00: healthy until an hour after the second.
 	c.Set(time.Date(2026, 5, 2, 6, 59, 0, 0, time.UTC))
 	if code, _ := get(t, h, "/healthz"); code != 200 {
@@ -78,7 +78,7 @@ func TestHealthTurnsUnhealthyWhenTicksStall(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "two schedule periods") {
 		t.Errorf("stalled scheduler: %d %s", code, body)
 	}
-	m.TickDone(true, 0, 0, 0, 0, 0, time.Second)
+	m.TickDone(true, 0, 0, time.Second)
 	if code, _ := get(t, h, "/healthz"); code != 200 {
 		t.Errorf("after a new tick: %d", code)
 	}
@@ -93,7 +93,10 @@ func TestMetricsExposition(t *testing.T) {
 	now := time.Date(2026, 5, 1, 7, 0, 0, 0, time.UTC)
 	src := &fakeSource{oldest: now.Add(-2 * time.Hour)}
 	m := New(src, sched, func() time.Time { return now })
-	m.TickDone(true, 5, 2, 4, 1, 1, 3*time.Second)
+	m.TickDone(true, 5, 2, 3*time.Second)
+	for _, o := range []string{"sent", "sent", "retried", "sent", "failed", "sent"} {
+		m.Delivered(o)
+	}
 	m.SMTPSend("sent", 20*time.Millisecond)
 	code, body := get(t, m.Handler(), "/metrics")
 	if code != 200 {

@@ -38,6 +38,23 @@ type Stats struct {
 	Expired   int // not sent: the renewal's grace period ended before it could be (R13)
 }
 
+// Outcomes of one message's delivery attempt, as told to an Observer.
+const (
+	OutcomeSent    = "sent"    // delivered
+	OutcomeRetried = "retried" // temporary failure, put back with backoff
+	OutcomeFailed  = "failed"  // permanent failure or attempts exhausted
+)
+
+// Observer is told what delivery does, message by message, on whichever path delivers (a tick,
+// the poll between ticks, the deliver command), so what is counted from it misses no delivery.
+// metrics.Metrics satisfies it.
+type Observer interface {
+	// SMTPSend is one message's SMTP transaction: outcome "sent" or "error", and how long it took.
+	SMTPSend(outcome string, d time.Duration)
+	// Delivered is one message's outcome: OutcomeSent, OutcomeRetried or OutcomeFailed.
+	Delivered(outcome string)
+}
+
 // Deliverer sends what is due in the outbox.
 type Deliverer struct {
 	Outbox      Outbox
@@ -51,8 +68,8 @@ type Deliverer struct {
 	Limiter     *rate.Limiter  // nil: unlimited
 	Jitter      func() float64 // in [0, 1); nil: no jitter
 	Logger      *slog.Logger
-	// Observe, when set, is told each send's outcome and duration (metrics).
-	Observe func(outcome string, d time.Duration)
+	// Observer, when set, is told every send and every outcome (metrics).
+	Observer Observer
 }
 
 // Backoff returns the wait after the attempt-th failed attempt: base·2^(attempt−1), scaled by a
@@ -191,17 +208,18 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 		err := sess.Send(ctx, r.OutboxID, item.env)
 		elapsed := d.Now().Sub(start)
 		if err != nil {
-			d.observe("error", elapsed)
+			d.observeSend("error", elapsed)
 			if err := d.fail(markCtx, r, classify(err), st); err != nil {
 				return err
 			}
 			continue
 		}
-		d.observe("sent", elapsed)
+		d.observeSend("sent", elapsed)
 		if err := markErr(d.Outbox.MarkSent(markCtx, r.OutboxID, d.Now(), item.subject)); err != nil {
 			return err
 		}
 		st.Sent++
+		d.observeOutcome(OutcomeSent)
 		d.Logger.Debug("sent", "outbox_id", r.OutboxID, "message_id", r.MessageID)
 	}
 	// Stopped: give back what was claimed but not attempted.
@@ -214,9 +232,15 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 	return nil
 }
 
-func (d *Deliverer) observe(outcome string, dur time.Duration) {
-	if d.Observe != nil {
-		d.Observe(outcome, dur)
+func (d *Deliverer) observeSend(outcome string, dur time.Duration) {
+	if d.Observer != nil {
+		d.Observer.SMTPSend(outcome, dur)
+	}
+}
+
+func (d *Deliverer) observeOutcome(outcome string) {
+	if d.Observer != nil {
+		d.Observer.Delivered(outcome)
 	}
 }
 
@@ -229,6 +253,7 @@ func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError,
 		d.Logger.Info("temporary delivery failure; will retry", "outbox_id", r.OutboxID, "attempt", r.Attempts,
 			"next_attempt_at", next.UTC().Format(time.RFC3339), "err", se.Reply)
 		st.Retried++
+		d.observeOutcome(OutcomeRetried)
 		return markErr(d.Outbox.MarkRetry(ctx, r.OutboxID, now, next, se.Reply))
 	}
 	reason := se.Reply
@@ -237,6 +262,7 @@ func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError,
 	}
 	d.Logger.Warn("delivery failed", "outbox_id", r.OutboxID, "attempt", r.Attempts, "err", reason)
 	st.Failed++
+	d.observeOutcome(OutcomeFailed)
 	return markErr(d.Outbox.MarkFailed(ctx, r.OutboxID, now, reason))
 }
 

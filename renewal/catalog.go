@@ -48,11 +48,10 @@ type excluded struct {
 
 // Catalog is the list of specializations and designations with name lookup.
 type Catalog struct {
-	specs        []*Specialization
-	designations []*Designation
-	byName       map[string]*Specialization
-	byDesig      map[string]*Designation
-	excluded     map[string]string
+	specs    []*Specialization
+	byName   map[string]*Specialization
+	byDesig  map[string]*Designation
+	excluded map[string]string
 }
 
 // NormalizeName folds case and runs of white space so that names compare as people mean them.
@@ -97,7 +96,6 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 			}
 			c.byDesig[k] = d
 		}
-		c.designations = append(c.designations, d)
 	}
 	for i, s := range raw.Specializations {
 		where := fmt.Sprintf("catalog: specializations[%d] (%q)", i, s.Name)
@@ -139,9 +137,6 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 
 // Specializations returns the canonical entries in catalog order.
 func (c *Catalog) Specializations() []*Specialization { return slices.Clone(c.specs) }
-
-// Designations returns the designations in catalog order.
-func (c *Catalog) Designations() []*Designation { return slices.Clone(c.designations) }
 
 // Lookup resolves a specialization name or alias, ignoring case and repeated spaces. An unknown name
 // gives an ErrUnknownSpecialization that suggests the closest catalog name; Azure Expert MSP gives

@@ -180,7 +180,8 @@ func (r Rules) Renewal(attained Date, kind Validation, n int) (rn Renewal, ok bo
 	return rn, true
 }
 
-// NextRenewal returns the first renewal whose grace period has not ended on date on.
+// NextRenewal returns the first renewal whose grace period has not ended on date on: the renewal an
+// enrollment arriving on that day is in (R14).
 func (r Rules) NextRenewal(attained Date, kind Validation, on Date) Renewal {
 	n := max(on.Year()-attained.Year()-1, r.firstProgramAnniversary(attained))
 	for {

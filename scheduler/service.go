@@ -132,7 +132,6 @@ type Service struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
-	lastOK time.Time
 }
 
 // ParseSchedule parses a five-field cron spec evaluated in loc.
@@ -181,13 +180,6 @@ func (s *Service) Done() <-chan struct{} {
 	return s.done
 }
 
-// LastSuccess returns when the last successful tick finished (zero before the first).
-func (s *Service) LastSuccess() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastOK
-}
-
 func (s *Service) loop(ctx context.Context) {
 	s.runTick(ctx) // catch-up at start
 	for {
@@ -222,7 +214,8 @@ func (s *Service) countSkipped(fired, now time.Time) int {
 	return n
 }
 
-// deliverDue runs delivery between ticks; it logs only when it did something.
+// deliverDue runs delivery between ticks; it logs only when it did something. The deliverer's
+// observer counts what it delivers, as it does for ticks.
 func (s *Service) deliverDue(ctx context.Context) {
 	st, err := s.Ticker.Deliverer.Deliver(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -238,12 +231,7 @@ func (s *Service) runTick(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	res, err := s.Ticker.Tick(ctx, s.Now(), true)
-	if err == nil {
-		s.mu.Lock()
-		s.lastOK = s.Now()
-		s.mu.Unlock()
-	}
+	res, _ := s.Ticker.Tick(ctx, s.Now(), true) // logged and observed by the ticker
 	if s.Ticked != nil {
 		s.Ticked(res)
 	}

@@ -4,20 +4,30 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 	_ "time/tzdata" // the zone database, also where the host has none
 
+	"github.com/renewald/renewald/metrics"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
 )
 
 // fakeClock jumps forward whenever the service waits, so a year of schedule runs in milliseconds.
+// With waits set it serves that many waits and then blocks every later one, so the service stops
+// after a known number of ticks and a test reads its state while nothing runs.
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu      sync.Mutex
+	t       time.Time
+	waits   int // waits served before blocking; 0: no limit
+	served  int
+	blocked chan struct{} // when set, closed at the first wait refused
+	told    bool
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -28,6 +38,15 @@ func (c *fakeClock) Now() time.Time {
 
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
+	if c.waits > 0 && c.served == c.waits {
+		if c.blocked != nil && !c.told {
+			close(c.blocked)
+			c.told = true
+		}
+		c.mu.Unlock()
+		return make(chan time.Time) // never fires: the service waits for Stop
+	}
+	c.served++
 	c.t = c.t.Add(d)
 	now := c.t
 	c.mu.Unlock()
@@ -38,7 +57,8 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 
 // TestServiceRunsOnTheCronScheduleInItsZone runs the real Service with robfig/cron's schedule in
 // Europe/Amsterdam across the spring DST change: one tick a day at 06:00 local time, a catch-up
-// tick at start, no overlap, and a clean stop.
+// tick at start, no overlap, and a clean stop. The clock serves 14 waits, so the service runs the
+// catch-up tick and 14 scheduled ones and then waits: nothing runs while the test reads the state.
 func TestServiceRunsOnTheCronScheduleInItsZone(t *testing.T) {
 	loc, err := time.LoadLocation("Europe/Amsterdam")
 	if err != nil {
@@ -48,7 +68,8 @@ func TestServiceRunsOnTheCronScheduleInItsZone(t *testing.T) {
 	everyDayDataset(t, db)
 	tk := newTicker(db, 7, io.Discard)
 	tk.Location = loc
-	clock := &fakeClock{t: time.Date(2026, 3, 20, 12, 0, 0, 0, loc)}
+	const want = 15
+	clock := &fakeClock{t: time.Date(2026, 3, 20, 12, 0, 0, 0, loc), waits: want - 1}
 	sched, err := ParseSchedule("0 6 * * *", loc)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +84,7 @@ func TestServiceRunsOnTheCronScheduleInItsZone(t *testing.T) {
 		defer mu.Unlock()
 		ticks = append(ticks, r)
 		at = append(at, clock.Now())
-		if len(ticks) == 15 {
+		if len(ticks) == want {
 			close(done)
 		}
 	}
@@ -74,8 +95,9 @@ func TestServiceRunsOnTheCronScheduleInItsZone(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	// A 16th tick may have started before Stop; it is interrupted, which is what Stop is for.
-	ticks, at = ticks[:15], at[:15]
+	if len(ticks) != want {
+		t.Fatalf("%d ticks, want %d: the clock blocks after %d waits", len(ticks), want, want-1)
+	}
 	if ticks[0].AsOf != renewal.NewDate(2026, 3, 20) {
 		t.Errorf("catch-up tick as of %s", ticks[0].AsOf)
 	}
@@ -95,8 +117,8 @@ func TestServiceRunsOnTheCronScheduleInItsZone(t *testing.T) {
 	if at[1].UTC().Hour() != 5 || at[len(at)-1].UTC().Hour() != 4 {
 		t.Errorf("DST not honoured: %s, %s", at[1].UTC(), at[len(at)-1].UTC())
 	}
-	if svc.LastSuccess().IsZero() {
-		t.Error("no successful tick recorded")
+	if ticks[0].Err != nil {
+		t.Errorf("catch-up tick: %v", ticks[0].Err)
 	}
 	last, _, _ := db.LastScanned(context.Background())
 	if last != ticks[len(ticks)-1].AsOf {
@@ -183,5 +205,109 @@ func TestServiceDeliversBetweenTicks(t *testing.T) {
 	// Three ticks deliver once each; between two daily ticks, 23 hourly deliveries.
 	if atThird != 3+2*23 {
 		t.Errorf("%d deliveries by the third tick, want %d", atThird, 3+2*23)
+	}
+}
+
+// flakyTransport refuses every message's first attempt with a temporary error and writes the
+// second to .eml files.
+type flakyTransport struct {
+	notify.Transport
+	mu   sync.Mutex
+	seen map[int64]bool
+}
+
+func (f *flakyTransport) Open(ctx context.Context) (notify.Session, error) {
+	s, err := f.Transport.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &flakySession{Session: s, f: f}, nil
+}
+
+type flakySession struct {
+	notify.Session
+	f *flakyTransport
+}
+
+func (s *flakySession) Send(ctx context.Context, id int64, env *notify.Envelope) error {
+	s.f.mu.Lock()
+	first := !s.f.seen[id]
+	s.f.seen[id] = true
+	s.f.mu.Unlock()
+	if first {
+		return &notify.SendError{Temporary: true, Reply: "451 4.3.0 try again later"}
+	}
+	return s.Session.Send(ctx, id, env)
+}
+
+// storeSource is what the metrics read, straight from the store.
+type storeSource struct{ db *store.DB }
+
+func (s storeSource) CountByStatus(ctx context.Context) (map[string]int, error) {
+	return s.db.CountByStatus(ctx)
+}
+func (s storeSource) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+func (s storeSource) OldestPendingDue(ctx context.Context) (time.Time, bool, error) {
+	d, ok, err := s.db.OldestPendingDue(ctx)
+	return d.Time(time.UTC), ok, err
+}
+
+// scrape returns the value of an unlabelled metric.
+func scrape(t *testing.T, mx *metrics.Metrics, name string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	mx.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics", name)
+	return 0
+}
+
+// TestServiceCountsDeliveriesBetweenTicks: every first attempt fails at the tick; the retries go
+// out in the delivery poll an hour later, between ticks, and the metrics count them.
+func TestServiceCountsDeliveriesBetweenTicks(t *testing.T) {
+	db := mustOpenDB(t)
+	everyDayDataset(t, db)
+	clock := &fakeClock{t: time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC), waits: 1, blocked: make(chan struct{})}
+	sched, _ := ParseSchedule("0 6 * * *", time.UTC)
+	mx := metrics.New(storeSource{db}, sched, clock.Now)
+	tk := newTicker(db, 7, io.Discard)
+	tk.Now = clock.Now
+	d := fileDeliverer(t, db, clock.Now)
+	d.Transport = &flakyTransport{Transport: d.Transport, seen: map[int64]bool{}}
+	tk.Deliverer = d
+	tk.Observe = func(r TickResult) { mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Duration) }
+	d.Observer = mx
+	var first TickResult
+	svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.DiscardHandler),
+		DeliverEvery: time.Hour, Ticked: func(r TickResult) { first = r }}
+	svc.Start(context.Background())
+	<-clock.blocked // the catch-up tick at 06:00 and the poll at 07:00 are done
+	if err := svc.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	queued := first.Scan.Queued
+	if queued == 0 || first.Delivery.Retried != queued || first.Delivery.Sent != 0 {
+		t.Fatalf("tick queued %d, retried %d, sent %d: want every first attempt refused", queued, first.Delivery.Retried, first.Delivery.Sent)
+	}
+	counts, _ := db.CountByStatus(ctx)
+	if counts[store.StatusSent] != queued {
+		t.Fatalf("%d sent by the poll, want %d", counts[store.StatusSent], queued)
+	}
+	if got := scrape(t, mx, "renewald_reminders_sent_total"); got != float64(queued) {
+		t.Errorf("renewald_reminders_sent_total %v, want %d: the poll between ticks delivered them", got, queued)
+	}
+	if got := scrape(t, mx, "renewald_reminders_retried_total"); got != float64(queued) {
+		t.Errorf("renewald_reminders_retried_total %v, want %d", got, queued)
+	}
+	if got := scrape(t, mx, "renewald_last_successful_tick_timestamp_seconds"); got != float64(time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC).Unix()) {
+		t.Errorf("last successful tick %v", got)
 	}
 }

@@ -470,12 +470,6 @@ func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]
 	return out, nil
 }
 
-// Scores returns one partner's capability scores.
-func (s *DB) Scores(ctx context.Context, partnerID string) ([]renewal.CapabilityScore, error) {
-	m, err := loadScores(ctx, s.db, map[string]bool{partnerID: true})
-	return m[partnerID], err
-}
-
 // MarkSent records a delivered message.
 func (o *Outbox) MarkSent(ctx context.Context, id int64, now time.Time, subject string) error {
 	ts := formatTime(now)

@@ -56,25 +56,6 @@ func (s *DB) ArrivingEnrollments(ctx context.Context, afterID int64, limit int) 
 	return out, nil
 }
 
-// ExplainDueQuery returns SQLite's query plan for the scan query, for tests that pin the index.
-func (s *DB) ExplainDueQuery(ctx context.Context) (string, error) {
-	rows, err := s.db.QueryxContext(ctx, "EXPLAIN QUERY PLAN "+dueQuery, "02-28", 0, 100)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var plan string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			return "", err
-		}
-		plan += detail + "\n"
-	}
-	return plan, rows.Err()
-}
-
 // Recipient is a user who holds a recipient role.
 type Recipient struct {
 	PartnerID string `db:"partner_id"`
@@ -129,7 +110,6 @@ type OutboxItem struct {
 	Milestone    renewal.Milestone
 	Recipient    string // "" for a no_recipients record
 	Status       string // pending, superseded, skipped or no_recipients
-	Subject      string
 	MessageID    string
 }
 

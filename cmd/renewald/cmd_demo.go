@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
@@ -51,7 +52,7 @@ func (m *Main) cmdDemo(ctx context.Context, args []string) error {
 	}
 	m.configPath = cfgPath
 	for _, step := range [][]string{{"import", sample}, {"tick"}} {
-		fmt.Fprintf(m.Stdout, "\n$ renewald --config %s %s\n", cfgPath, joinArgs(step))
+		fmt.Fprintf(m.Stdout, "\n$ renewald --config %s %s\n", cfgPath, strings.Join(step, " "))
 		c := m.lookup(step[0])
 		if err := c.run(m, ctx, step[1:]); err != nil {
 			return err
@@ -72,17 +73,6 @@ func (m *Main) cmdDemo(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stdout, "\n%d emails written to %s/\nnext: renewald --config %s schedule | preview ID | outbox show ID\n",
 		len(files), cfg.Mail.FileDir, cfgPath)
 	return nil
-}
-
-func joinArgs(a []string) string {
-	s := ""
-	for i, x := range a {
-		if i > 0 {
-			s += " "
-		}
-		s += x
-	}
-	return s
 }
 
 // demoData returns sample partners covering every solution area, odd and even renewal years, an

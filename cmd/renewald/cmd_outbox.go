@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -14,18 +15,33 @@ import (
 	"github.com/renewald/renewald/store"
 )
 
-// cmdOutbox runs "outbox list|show|retry|cancel".
+// cmdOutbox runs "outbox list|show|retry|cancel". Each subcommand has its own flags: a flag that
+// does not apply to it is a usage error.
 func (m *Main) cmdOutbox(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return usageErrorf("usage: renewald outbox list|show|retry|cancel")
 	}
 	sub, args := args[0], args[1:]
-	fs := m.newFlagSet("outbox " + sub)
+	switch sub {
+	case "list":
+		return m.outboxList(ctx, args)
+	case "show":
+		return m.outboxShow(ctx, args)
+	case "retry":
+		return m.outboxRetry(ctx, args)
+	case "cancel":
+		return m.outboxCancel(ctx, args)
+	}
+	return usageErrorf("unknown outbox command %q (want list, show, retry or cancel)", sub)
+}
+
+// outboxList runs "outbox list [--status S] [--partner ID] [--due-from D] [--due-to D] [--limit N] [--json]".
+func (m *Main) outboxList(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("outbox list")
 	var (
 		asJSON   = fs.Bool("json", false, "print JSON")
 		status   = fs.String("status", "", "only rows with this status")
 		partner  = fs.String("partner", "", "only rows of this partner id")
-		failed   = fs.Bool("failed", false, "retry: every failed row")
 		limit    = fs.Int("limit", 0, "at most this many rows (0: all)")
 		from, to dateFlag
 	)
@@ -35,6 +51,9 @@ func (m *Main) cmdOutbox(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(pos) != 0 {
+		return usageErrorf("usage: renewald outbox list [--status S] [--partner ID] [--due-from D] [--due-to D] [--limit N] [--json]")
+	}
 	if *status != "" && !slices.Contains(store.Statuses, *status) {
 		return usageErrorf("--status %q is not one of %s", *status, strings.Join(store.Statuses, ", "))
 	}
@@ -43,71 +62,114 @@ func (m *Main) cmdOutbox(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	id := func() (int64, error) {
-		if len(pos) != 1 {
-			return 0, usageErrorf("usage: renewald outbox %s ID", sub)
-		}
-		n, err := strconv.ParseInt(pos[0], 10, 64)
-		if err != nil || n < 1 {
-			return 0, usageErrorf("outbox id %q is not a positive number", pos[0])
-		}
-		return n, nil
+	rows, err := db.List(ctx, store.Filter{Status: *status, PartnerID: *partner, DueFrom: from.Date, DueTo: to.Date, Limit: *limit})
+	if err != nil {
+		return err
 	}
-	switch sub {
-	case "list":
-		rows, err := db.List(ctx, store.Filter{Status: *status, PartnerID: *partner, DueFrom: from.Date, DueTo: to.Date, Limit: *limit})
+	if *asJSON {
+		return writeJSON(m.Stdout, rows)
+	}
+	writeOutboxTable(m.Stdout, rows)
+	return nil
+}
+
+// outboxShow runs "outbox show ID [--json]".
+func (m *Main) outboxShow(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("outbox show")
+	asJSON := fs.Bool("json", false, "print JSON")
+	id, err := parseID(fs, args)
+	if err != nil {
+		return err
+	}
+	_, db, err := m.loadStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	row, err := db.Get(ctx, id)
+	if err != nil {
+		return notFoundIsUsage(err)
+	}
+	if *asJSON {
+		return writeJSON(m.Stdout, row)
+	}
+	writeOutboxDetail(m.Stdout, row)
+	return nil
+}
+
+// outboxRetry runs "outbox retry ID" and "outbox retry --failed".
+func (m *Main) outboxRetry(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("outbox retry")
+	failed := fs.Bool("failed", false, "every failed row")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	var id int64
+	if *failed {
+		if len(pos) != 0 {
+			return usageErrorf("usage: renewald outbox retry ID, or renewald outbox retry --failed")
+		}
+	} else if id, err = outboxID(fs.Name(), pos); err != nil {
+		return err
+	}
+	_, db, err := m.loadStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *failed {
+		n, err := db.RetryFailed(ctx, m.Now())
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			return writeJSON(m.Stdout, rows)
-		}
-		writeOutboxTable(m.Stdout, rows)
-		return nil
-	case "show":
-		n, err := id()
-		if err != nil {
-			return err
-		}
-		row, err := db.Get(ctx, n)
-		if err != nil {
-			return notFoundIsUsage(err)
-		}
-		if *asJSON {
-			return writeJSON(m.Stdout, row)
-		}
-		writeOutboxDetail(m.Stdout, row)
-		return nil
-	case "retry":
-		if *failed {
-			n, err := db.RetryFailed(ctx, m.Now())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(m.Stdout, "%d failed rows back to pending\n", n)
-			return nil
-		}
-		n, err := id()
-		if err != nil {
-			return err
-		}
-		if err := db.Retry(ctx, n, m.Now()); err != nil {
-			return notFoundIsUsage(err)
-		}
-		fmt.Fprintf(m.Stdout, "outbox row %d back to pending\n", n)
-		return nil
-	case "cancel":
-		n, err := id()
-		if err != nil {
-			return err
-		}
-		if err := db.Cancel(ctx, n, m.Now()); err != nil {
-			return notFoundIsUsage(err)
-		}
-		fmt.Fprintf(m.Stdout, "outbox row %d cancelled\n", n)
+		fmt.Fprintf(m.Stdout, "%d failed rows back to pending\n", n)
 		return nil
 	}
-	return usageErrorf("unknown outbox command %q (want list, show, retry or cancel)", sub)
+	if err := db.Retry(ctx, id, m.Now()); err != nil {
+		return notFoundIsUsage(err)
+	}
+	fmt.Fprintf(m.Stdout, "outbox row %d back to pending\n", id)
+	return nil
+}
+
+// outboxCancel runs "outbox cancel ID".
+func (m *Main) outboxCancel(ctx context.Context, args []string) error {
+	id, err := parseID(m.newFlagSet("outbox cancel"), args)
+	if err != nil {
+		return err
+	}
+	_, db, err := m.loadStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Cancel(ctx, id, m.Now()); err != nil {
+		return notFoundIsUsage(err)
+	}
+	fmt.Fprintf(m.Stdout, "outbox row %d cancelled\n", id)
+	return nil
+}
+
+// parseID parses the flags of a command that takes one outbox ID, and the ID.
+func parseID(fs *flag.FlagSet, args []string) (int64, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return 0, err
+	}
+	return outboxID(fs.Name(), pos)
+}
+
+// outboxID is the one positional argument of the command called name ("renewald outbox show").
+func outboxID(name string, pos []string) (int64, error) {
+	if len(pos) != 1 {
+		return 0, usageErrorf("usage: %s ID", name)
+	}
+	n, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || n < 1 {
+		return 0, usageErrorf("outbox id %q is not a positive number", pos[0])
+	}
+	return n, nil
 }
 
 func notFoundIsUsage(err error) error {

@@ -41,10 +41,11 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	t, err := m.ticker(a, true)
+	d, err := m.deliverer(a)
 	if err != nil {
 		return err
 	}
+	t := m.ticker(a, d)
 	svc := &scheduler.Service{Ticker: t, Schedule: sched, Now: m.Now, After: time.After, Logger: m.logger,
 		DeliverEvery: time.Minute} // retries and expired claims go out within a minute of falling due
 	// After a tick, once its connections have gone idle and closed, hand the freed memory back to the
@@ -57,7 +58,7 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 		}
 		return func() { l.Unlock() }, nil
 	}
-	stopMetrics, err := m.startMetrics(ctx, cfg, a, sched, t)
+	stopMetrics, err := m.startMetrics(ctx, cfg, a, sched, t, d)
 	if err != nil {
 		return err
 	}

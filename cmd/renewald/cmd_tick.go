@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/scheduler"
 	"github.com/renewald/renewald/store"
 )
@@ -40,10 +41,13 @@ func (m *Main) cmdTick(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 	cfg := a.cfg
-	t, err := m.ticker(a, !*noDeliver)
-	if err != nil {
-		return err
+	var d *notify.Deliverer
+	if !*noDeliver {
+		if d, err = m.deliverer(a); err != nil {
+			return err
+		}
 	}
+	t := m.ticker(a, d)
 	at := m.Now()
 	if !asOf.IsZero() {
 		if asOf.After(m.today(cfg)) {

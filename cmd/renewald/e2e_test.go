@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // binary is the real renewald, built once for the end-to-end tests.
@@ -39,6 +41,14 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	// No goroutine the in-process tests started may outlive them (goleak.VerifyTestMain, which
+	// would exit before the binary is removed).
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
@@ -450,5 +460,60 @@ func TestDaemonServesMetrics(t *testing.T) {
 	}
 	if code, body := get("/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz: %d %q", code, body)
+	}
+}
+
+// TestOutboxRefusesFlagsThatDoNotApply: each outbox subcommand takes its own flags; any other flag,
+// or an argument it does not take, is a usage error (exit 2) and changes nothing.
+func TestOutboxRefusesFlagsThatDoNotApply(t *testing.T) {
+	e := newEnv(t, "")
+	e.mustRun("import", fixture("partners.json"))
+	e.mustRun("tick", "--as-of", "2026-01-15", "--no-deliver")
+	status := func(id string) string {
+		var row struct {
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(e.mustRun("outbox", "show", id, "--json")), &row); err != nil {
+			t.Fatal(err)
+		}
+		return row.Status
+	}
+	// The first pending row (rows before it are superseded records of arriving enrollments, R14).
+	var pending []struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(e.mustRun("outbox", "list", "--status", "pending", "--json")), &pending); err != nil || len(pending) == 0 {
+		t.Fatalf("no pending row: %v", err)
+	}
+	id := fmt.Sprint(pending[0].ID)
+	if s := status(id); s != "pending" {
+		t.Fatalf("row %s is %s, want pending", id, s)
+	}
+	for _, args := range [][]string{
+		{"cancel", id, "--failed", "--json"},
+		{"cancel", id, "--json"},
+		{"cancel", "--status", "pending", id},
+		{"retry", id, "--json"},
+		{"retry", "--failed", "--partner", "4761234"},
+		{"retry", id, "--failed"},
+		{"show", id, "--status", "sent"},
+		{"show", id, "--failed"},
+		{"list", "--failed"},
+		{"list", id},
+	} {
+		code, out, errs := e.run(append([]string{"outbox"}, args...)...)
+		if code != 2 || out != "" || !strings.Contains(errs, "renewald outbox") {
+			t.Errorf("outbox %v: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+	if s := status(id); s != "pending" {
+		t.Errorf("row %s is %s after refused commands, want pending", id, s)
+	}
+	// What applies still works.
+	e.mustRun("outbox", "list", "--json", "--status", "pending", "--partner", "4761234", "--due-from", "2026-01-01", "--due-to", "2026-12-31", "--limit", "5")
+	e.mustRun("outbox", "show", "--json", id)
+	e.mustRun("outbox", "retry", "--failed")
+	if out := e.mustRun("outbox", "cancel", id); !strings.Contains(out, "cancelled") || status(id) != "cancelled" {
+		t.Errorf("cancel: %s", out)
 	}
 }

@@ -32,19 +32,16 @@ func (s metricsSource) OldestPendingDue(ctx context.Context) (time.Time, bool, e
 	return d.Time(s.cfg.Location()), true, nil
 }
 
-// startMetrics serves /metrics and /healthz when metrics.listen is set, and hooks the tick and the
-// delivery into them.
-func (m *Main) startMetrics(ctx context.Context, cfg Config, a *app, sched cron.Schedule, t *scheduler.Ticker) (stop func(), err error) {
+// startMetrics serves /metrics and /healthz when metrics.listen is set, and hooks the ticks and the
+// deliverer into them: the deliverer's observer counts every delivery, whether a tick or the poll
+// between ticks made it.
+func (m *Main) startMetrics(ctx context.Context, cfg Config, a *app, sched cron.Schedule, t *scheduler.Ticker, d *notify.Deliverer) (stop func(), err error) {
 	if cfg.Metrics.Listen == "" {
 		return func() {}, nil
 	}
 	mx := metrics.New(metricsSource{db: a.db, cfg: cfg}, sched, m.Now)
-	t.Observe = func(r scheduler.TickResult) {
-		mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Delivery.Sent, r.Delivery.Retried, r.Delivery.Failed, r.Duration)
-	}
-	if d, ok := t.Deliverer.(*notify.Deliverer); ok {
-		d.Observe = mx.SMTPSend
-	}
+	t.Observe = func(r scheduler.TickResult) { mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Duration) }
+	d.Observer = mx
 	ctx, cancel := context.WithCancel(ctx)
 	addr, done, err := mx.Serve(ctx, cfg.Metrics.Listen)
 	if err != nil {

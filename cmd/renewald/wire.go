@@ -111,16 +111,12 @@ func (m *Main) deliverer(a *app) (*notify.Deliverer, error) {
 	return d, nil
 }
 
-// ticker builds the tick cycle; deliver=false leaves the outbox for later.
-func (m *Main) ticker(a *app, deliver bool) (*scheduler.Ticker, error) {
+// ticker builds the tick cycle; a nil d leaves the outbox for later.
+func (m *Main) ticker(a *app, d *notify.Deliverer) *scheduler.Ticker {
 	t := &scheduler.Ticker{Scanner: a.scanner, Location: a.cfg.Location(), CatchUpDays: a.cfg.Schedule.CatchUpDays,
 		Logger: m.logger, Now: m.Now}
-	if deliver {
-		d, err := m.deliverer(a)
-		if err != nil {
-			return nil, err
-		}
+	if d != nil {
 		t.Deliverer = d
 	}
-	return t, nil
+	return t
 }

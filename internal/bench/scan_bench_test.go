@@ -69,11 +69,11 @@ func BenchmarkTick(b *testing.B) {
 	}
 }
 
-// rawInserts is the limit for outbox writes: prepared inserts of rows the outbox's shape (same
+// rawBaseline is the limit for outbox writes: prepared inserts of rows the outbox's shape (same
 // columns, same unique key) into a fresh table, one transaction.
-func rawInserts(b *testing.B, db *store.DB, rows int) time.Duration {
+func rawBaseline(b *testing.B, db *store.DB, rows int) time.Duration {
 	b.Helper()
-	d, err := store.RawInsertBaseline(ctx, db, rows, time.Now)
+	d, err := rawInsertBaseline(ctx, db.Path(), rows)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func BenchmarkBackfill(b *testing.B) {
 				}
 				written := st.Queued + st.Superseded + st.NoRecipients
 				rows += written
-				raw += rawInserts(b, db, written)
+				raw += rawBaseline(b, db, written)
 			}
 			b.ReportMetric(float64(rows)/took.Seconds(), "rows/s")
 			b.ReportMetric(float64(rows)/raw.Seconds(), "raw-rows/s")
