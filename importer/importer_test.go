@@ -144,3 +144,39 @@ func FuzzJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestOutcomes(t *testing.T) {
+	j := write(t, "p.json", `{"partners": [{"id": "1", "name": "A",
+	  "specializations": [{"name": "Finance", "attained_on": "2024-02-29",
+	    "renewals": [{"anniversary_on": "2026-02-28", "outcome": "renewed", "on": "2026-01-20"}]}]}]}`)
+	c := write(t, "o.csv", "partner_id,specialization,anniversary_on,outcome,on\n2,threat  protection,2027-03-01,Renewed,2027-01-02\n")
+	ds, err := im().Files(j, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []renewal.Outcome{
+		{PartnerID: "1", Specialization: "Finance", Anniversary: renewal.NewDate(2026, 2, 28), RenewedOn: renewal.NewDate(2026, 1, 20), Where: j + ": partners[0].specializations[0].renewals[0]"},
+		{PartnerID: "2", Specialization: "Threat Protection", Anniversary: renewal.NewDate(2027, 3, 1), RenewedOn: renewal.NewDate(2027, 1, 2), Where: c + ": line 2"},
+	}
+	if !reflect.DeepEqual(ds.Outcomes, want) {
+		t.Errorf("outcomes %+v", ds.Outcomes)
+	}
+	if len(ds.Partners) != 1 {
+		t.Errorf("an outcomes CSV created partners: %+v", ds.Partners)
+	}
+	for _, tc := range []struct{ name, body, want string }{
+		{"bad.csv", "partner_id,specialization,anniversary_on,outcome,on\n1,Finance,2026-02-28,lapsed,2026-01-20\n", `line 2: outcome: "lapsed" is not "renewed"`},
+		{"bad.csv", "partner_id,specialization,anniversary_on,outcome,on\n1,Finance,2026-02-30,renewed,2026-01-20\n", "line 2: anniversary_on"},
+		{"bad.csv", "partner_id,specialization,anniversary_on,outcome,on\n1,Finance,2026-02-28,renewed,\n", "line 2: on"},
+		{"bad.csv", "partner_id,specialization,anniversary_on,outcome,on\n1,Finanse,2026-02-28,renewed,2026-01-01\n", "line 2: specialization"},
+		{"bad.csv", "partner_id,specialization,anniversary_on,outcome,on\n1,Finance,2026-02-28,renewed,2026-01-01\n1,Finance,2026-02-28,renewed,2026-01-02\n", "line 3: anniversary_on: duplicate outcome"},
+		{"bad.json", `{"partners": [{"id": "1", "name": "A", "specializations": [{"name": "Finance", "attained_on": "2024-02-29",
+		  "renewals": [{"anniversary_on": "2026-03-01", "outcome": "renewed", "on": "2026-01-20"}]}]}]}`,
+			"partners[0].specializations[0].renewals[0]: anniversary_on: 2026-03-01 is not an anniversary of Finance attained 2024-02-29"},
+	} {
+		_, err := im().Files(write(t, tc.name, tc.body))
+		if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.body, err, tc.want)
+		}
+	}
+}

@@ -596,3 +596,50 @@ func TestRecordOnly(t *testing.T) {
 		t.Errorf("counts %v", n)
 	}
 }
+
+// TestRecordedRenewalStopsItsReminders steps a fake clock through two anniversaries of one
+// enrollment; the renewal of the first is recorded right after its −60 reminder went out. The partner
+// gets exactly the −120, −90 and −60 emails of that anniversary and all six of the next.
+func TestRecordedRenewalStopsItsReminders(t *testing.T) {
+	db := mustOpenDB(t)
+	if _, err := db.Import(ctx, []*renewal.Partner{{ID: "1", Name: "A", UsersGiven: true,
+		Users:       []renewal.User{{Email: "a@a.example", Roles: []string{"Global admin"}}},
+		Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.NewDate(2023, 6, 1), Status: renewal.StatusActive}}}},
+		time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	tk := newTicker(db, 7, io.Discard)
+	var now time.Time
+	tk.Deliverer = fileDeliverer(t, db, func() time.Time { return now })
+	first := renewal.NewDate(2025, 6, 1)
+	for day := renewal.NewDate(2025, 1, 1); !day.After(renewal.NewDate(2026, 12, 31)); day = day.AddDays(1) {
+		now = day.Time(time.UTC).Add(6 * time.Hour)
+		if _, err := tk.Tick(ctx, now, true); err != nil {
+			t.Fatal(err)
+		}
+		if day == first.AddDays(-60) {
+			if _, err := db.RecordRenewal(ctx, renewal.Outcome{PartnerID: "1", Specialization: "Finance", Anniversary: first, RenewedOn: day}, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rows, _ := db.List(ctx, store.Filter{})
+	sent := map[string][]int{}
+	cancelled := 0
+	for _, r := range rows {
+		switch r.Status {
+		case store.StatusSent:
+			sent[r.AnniversaryOn] = append(sent[r.AnniversaryOn], r.OffsetDays)
+		case store.StatusCancelled:
+			cancelled++
+			if r.AnniversaryOn != first.String() || !strings.HasPrefix(*r.LastError, "renewal recorded: renewed on 2025-04-02") {
+				t.Errorf("cancelled row %+v", r)
+			}
+		default:
+			t.Errorf("row %d status %s", r.ID, r.Status)
+		}
+	}
+	if fmt.Sprint(sent) != "map[2025-06-01:[-120 -90 -60] 2026-06-01:[-120 -90 -60 -30 0 30]]" || cancelled != 3 {
+		t.Errorf("sent %v, %d cancelled", sent, cancelled)
+	}
+}

@@ -22,6 +22,8 @@ type scheduleEntry struct {
 	WindowOpensOn    renewal.Date       `json:"window_opens_on"`
 	WindowClosesOn   renewal.Date       `json:"window_closes_on"`
 	GraceEndsOn      renewal.Date       `json:"grace_ends_on"`
+	Outcome          string             `json:"outcome"`    // "open", or "renewed" when recorded
+	RenewedOn        *renewal.Date      `json:"renewed_on"` // when recorded renewed, else null
 	Reminders        []scheduleReminder `json:"reminders"`
 }
 
@@ -75,6 +77,14 @@ func (m *Main) cmdSchedule(ctx context.Context, args []string) error {
 			break
 		}
 		after = page[len(page)-1].ID
+		ids := make([]int64, len(page))
+		for i, e := range page {
+			ids[i] = e.ID
+		}
+		outcomes, err := db.Outcomes(ctx, ids)
+		if err != nil {
+			return err
+		}
 		for _, e := range page {
 			spec, err := cat.Lookup(e.Specialization)
 			if err != nil {
@@ -92,8 +102,11 @@ func (m *Main) cmdSchedule(ctx context.Context, args []string) error {
 						EnrollmentID: e.ID, PartnerID: e.PartnerID, PartnerName: e.PartnerName,
 						Specialization: e.Specialization, AttainedOn: attained, AnniversaryOn: ms.Anniversary,
 						RenewalYear: ms.Year, ManualValidation: ms.ManualValidation, WindowOpensOn: ms.WindowOpens,
-						WindowClosesOn: ms.WindowCloses, GraceEndsOn: ms.GraceEnds,
+						WindowClosesOn: ms.WindowCloses, GraceEndsOn: ms.GraceEnds, Outcome: "open",
 					})
+					if on, ok := outcomes[e.ID][ms.Anniversary.String()]; ok {
+						entries[n].Outcome, entries[n].RenewedOn = renewal.OutcomeRenewed, &on
+					}
 					n++
 				}
 				entries[n-1].Reminders = append(entries[n-1].Reminders, scheduleReminder{ms.Offset, ms.DueOn})
@@ -104,15 +117,19 @@ func (m *Main) cmdSchedule(ctx context.Context, args []string) error {
 		return writeJSON(m.Stdout, entries)
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARTNER\tSPECIALIZATION\tANNIVERSARY\tYEAR\tVALIDATION\tWINDOW\tGRACE END\tREMINDERS")
+	fmt.Fprintln(tw, "PARTNER\tSPECIALIZATION\tANNIVERSARY\tYEAR\tVALIDATION\tWINDOW\tGRACE END\tOUTCOME\tREMINDERS")
 	for _, e := range entries {
 		var rs []string
 		for _, r := range e.Reminders {
 			rs = append(rs, fmt.Sprintf("%s(%+d)", r.DueOn.String()[5:], r.OffsetDays))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s..%s\t%s\t%s\n", truncate(e.PartnerName, 14), truncate(e.Specialization, 24),
+		outcome := e.Outcome
+		if e.RenewedOn != nil {
+			outcome += " " + e.RenewedOn.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s..%s\t%s\t%s\t%s\n", truncate(e.PartnerName, 14), truncate(e.Specialization, 24),
 			e.AnniversaryOn, e.RenewalYear, e.ManualValidation, e.WindowOpensOn.String()[5:], e.WindowClosesOn.String()[5:],
-			e.GraceEndsOn.String()[5:], strings.Join(rs, " "))
+			e.GraceEndsOn.String()[5:], outcome, strings.Join(rs, " "))
 	}
 	tw.Flush()
 	fmt.Fprintf(m.Stdout, "%d renewals with reminders due %s..%s\n", len(entries), from.Date, to.Date)

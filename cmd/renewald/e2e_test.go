@@ -517,3 +517,85 @@ func TestOutboxRefusesFlagsThatDoNotApply(t *testing.T) {
 		t.Errorf("cancel: %s", out)
 	}
 }
+
+// TestRenewalRecordAndClear records a renewal through the real binary: its waiting reminders are
+// cancelled, schedule shows it renewed, bad input exits 2 naming what is wrong, and clear reopens it.
+func TestRenewalRecordAndClear(t *testing.T) {
+	e := newEnv(t, "")
+	e.clock = fixtureDay
+	e.mustRun("import", fixture("partners.json"))
+	e.mustRun("tick", "--as-of", "2026-01-15", "--no-deliver")
+	// Kubernetes on Microsoft Azure, attained 2023-04-15: its −90 reminder of 2026-04-15 is pending.
+	out := e.mustRun("renewal", "record", "--partner", "4761234", "--specialization", "kubernetes on microsoft azure",
+		"--anniversary", "2026-04-15", "--on", "2026-01-10")
+	if !strings.Contains(out, "2 queued reminders cancelled") {
+		t.Errorf("record: %s", out)
+	}
+	var rows []struct {
+		Status    string  `json:"status"`
+		LastError *string `json:"last_error"`
+		Anniv     string  `json:"anniversary_on"`
+	}
+	json.Unmarshal([]byte(e.mustRun("outbox", "list", "--json", "--status", "cancelled")), &rows)
+	if len(rows) != 2 || *rows[0].LastError != "renewal recorded: renewed on 2026-01-10" {
+		t.Errorf("cancelled rows %+v", rows)
+	}
+	var sched []struct {
+		Specialization string  `json:"specialization"`
+		Anniversary    string  `json:"anniversary_on"`
+		Outcome        string  `json:"outcome"`
+		RenewedOn      *string `json:"renewed_on"`
+	}
+	if err := json.Unmarshal([]byte(e.mustRun("schedule", "--json", "--from", "2026-01-01", "--to", "2026-12-31")), &sched); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, s := range sched {
+		switch {
+		case s.Specialization == "Kubernetes on Microsoft Azure" && s.Anniversary == "2026-04-15":
+			seen++
+			if s.Outcome != "renewed" || s.RenewedOn == nil || *s.RenewedOn != "2026-01-10" {
+				t.Errorf("schedule entry %+v", s)
+			}
+		case s.Outcome != "open" || s.RenewedOn != nil:
+			t.Errorf("schedule entry %+v", s)
+		}
+	}
+	if seen != 1 || !strings.Contains(e.mustRun("schedule", "--from", "2026-01-01"), "renewed 2026-01-10") {
+		t.Errorf("schedule does not show the outcome: %+v", sched)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"renewal", "record", "--partner", "nobody", "--specialization", "Finance", "--anniversary", "2026-04-15"}, "partner nobody is not in the database"},
+		{[]string{"renewal", "record", "--partner", "4761234", "--specialization", "Kubernetes", "--anniversary", "2026-04-15"}, "--specialization"},
+		{[]string{"renewal", "record", "--partner", "4761234", "--specialization", "Kubernetes on Microsoft Azure", "--anniversary", "2026-04-16"}, "2026-04-16 is not an anniversary"},
+		{[]string{"renewal", "clear", "--partner", "4761234", "--specialization", "Kubernetes on Microsoft Azure", "--anniversary", "2026-04-15", "--on", "2026-01-01"}, "flag provided but not defined"},
+		{[]string{"renewal", "record", "--partner", "4761234"}, "usage"},
+		{[]string{"renewal"}, "usage"},
+	} {
+		if code, _, errs := e.run(tc.args...); code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d %s, want 2 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+	if out := e.mustRun("renewal", "clear", "--partner", "4761234", "--specialization", "Kubernetes on Microsoft Azure", "--anniversary", "2026-04-15"); !strings.Contains(out, "cleared") {
+		t.Errorf("clear: %s", out)
+	}
+	// Outcomes through a CSV import; an anniversary the enrollment does not have exits 2 with the line.
+	good := filepath.Join(e.dir, "o.csv")
+	os.WriteFile(good, []byte("partner_id,specialization,anniversary_on,outcome,on\n4761234,Kubernetes on Microsoft Azure,2026-04-15,renewed,2026-01-12\n"), 0o600)
+	if out := e.mustRun("import", good); !strings.Contains(out, "recorded 1 renewal outcomes") {
+		t.Errorf("import of outcomes: %s", out)
+	}
+	bad := filepath.Join(e.dir, "bad.csv")
+	os.WriteFile(bad, []byte("partner_id,specialization,anniversary_on,outcome,on\n4761234,Threat Protection,2026-02-29,renewed,2026-01-12\n"), 0o600)
+	if code, _, errs := e.run("import", bad); code != 2 || !strings.Contains(errs, "bad.csv: line 2: anniversary_on") {
+		t.Errorf("bad outcome: exit %d %s", code, errs)
+	}
+	bad2 := filepath.Join(e.dir, "bad2.csv")
+	os.WriteFile(bad2, []byte("partner_id,specialization,anniversary_on,outcome,on\n4761234,Threat Protection,2026-02-28,renewed,2026-01-12\n"), 0o600)
+	if code, _, errs := e.run("import", bad2); code != 0 {
+		t.Errorf("leap-day outcome: exit %d %s", code, errs)
+	}
+}
