@@ -357,3 +357,34 @@ func TestTLSNoneRefusedToRemoteHost(t *testing.T) {
 		t.Errorf("loopback refused: %v", err)
 	}
 }
+
+// TestEnvelopeHasAngleBrackets delivers to a server that, like Postfix with
+// strict_rfc821_envelopes = yes, refuses "MAIL FROM:addr" and "RCPT TO:addr" without brackets.
+func TestEnvelopeHasAngleBrackets(t *testing.T) {
+	f := newFixture(t, 3)
+	st := f.drain(t, 1)
+	if bad := f.srv.EnvelopeSyntaxErrors(); len(bad) != 0 {
+		t.Fatalf("envelope commands refused for their syntax: %q", bad)
+	}
+	if st.Sent != 3 || f.srv.Count() != 3 {
+		t.Fatalf("stats %+v, server got %d", st, f.srv.Count())
+	}
+	var mailCmds int
+	for _, c := range f.srv.PlaintextCommands() {
+		if strings.HasPrefix(c, "MAIL FROM:") {
+			mailCmds++
+			if !strings.HasPrefix(c, "MAIL FROM:<renewals@example.com>") {
+				t.Errorf("sent %q", c)
+			}
+		}
+		if strings.HasPrefix(c, "RCPT TO:") && !(strings.HasPrefix(c, "RCPT TO:<u") && strings.HasSuffix(c, "@p.example>")) {
+			t.Errorf("sent %q", c)
+		}
+	}
+	if mailCmds != 3 {
+		t.Errorf("%d MAIL commands, want 3", mailCmds)
+	}
+	if m := f.srv.Messages()[0]; m.From != "renewals@example.com" || !strings.HasSuffix(m.To, "@p.example") {
+		t.Errorf("envelope %q -> %q", m.From, m.To)
+	}
+}

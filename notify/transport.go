@@ -201,10 +201,12 @@ func (s *smtpSession) transaction(env *Envelope) error {
 	if err := s.sc.UpdateDeadline(s.t.cfg.Timeout); err != nil {
 		return err
 	}
-	if err := s.sc.Mail(env.From); err != nil {
+	// go-mail's low-level client sends the path as given: RFC 5321 wants it in angle brackets, and
+	// strict relays refuse it without them (501 5.1.7).
+	if err := s.sc.Mail(envelopePath(env.From)); err != nil {
 		return err
 	}
-	if err := s.sc.Rcpt(env.To); err != nil {
+	if err := s.sc.Rcpt(envelopePath(env.To)); err != nil {
 		return err
 	}
 	w, err := s.sc.Data()
@@ -216,6 +218,11 @@ func (s *smtpSession) transaction(env *Envelope) error {
 		return err
 	}
 	return w.Close()
+}
+
+// envelopePath returns addr as an RFC 5321 path: "<addr>".
+func envelopePath(addr string) string {
+	return "<" + strings.TrimSuffix(strings.TrimPrefix(addr, "<"), ">") + ">"
 }
 
 func (s *smtpSession) Close() error {
