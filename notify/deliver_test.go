@@ -2,15 +2,18 @@ package notify_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/renewald/renewald/importer"
 	"github.com/renewald/renewald/internal/smtptest"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
@@ -49,20 +52,60 @@ type fixture struct {
 // newFixture queues n pending reminders (one partner per reminder, recipient uN@p.example) and starts
 // an SMTP server on 127.0.0.1.
 func newFixture(t *testing.T, n int) *fixture {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "U"
+	}
+	return newNamedFixture(t, names)
+}
+
+// newNamedFixture is newFixture with recipient i+1 named names[i], imported through the importer
+// from a JSON file as an operator would.
+func newNamedFixture(t *testing.T, names []string) *fixture {
 	t.Helper()
+	n := len(names)
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "r.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	rules := renewal.DefaultRules()
-	var ps []*renewal.Partner
-	for i := 1; i <= n; i++ {
-		ps = append(ps, &renewal.Partner{ID: fmt.Sprint(i), Name: fmt.Sprintf("Partner %d", i), UsersGiven: true,
-			Users:       []renewal.User{{Email: fmt.Sprintf("u%d@p.example", i), Name: "U", Roles: []string{"Global admin"}}},
-			Enrollments: []renewal.Enrollment{{Specialization: "Threat Protection", AttainedOn: renewal.NewDate(2024, 2, 29), Status: renewal.StatusActive}}})
+	type jsonUser struct {
+		Email string   `json:"email"`
+		Name  string   `json:"name"`
+		Roles []string `json:"roles"`
 	}
-	if _, err := db.Import(ctx, ps, time.Time{}); err != nil {
+	type jsonSpec struct {
+		Name       string `json:"name"`
+		AttainedOn string `json:"attained_on"`
+	}
+	type jsonPartner struct {
+		ID              string     `json:"id"`
+		Name            string     `json:"name"`
+		Users           []jsonUser `json:"users"`
+		Specializations []jsonSpec `json:"specializations"`
+	}
+	var file struct {
+		Partners []jsonPartner `json:"partners"`
+	}
+	for i := 1; i <= n; i++ {
+		file.Partners = append(file.Partners, jsonPartner{ID: fmt.Sprint(i), Name: fmt.Sprintf("Partner %d", i),
+			Users:           []jsonUser{{Email: fmt.Sprintf("u%d@p.example", i), Name: names[i-1], Roles: []string{"Global admin"}}},
+			Specializations: []jsonSpec{{Name: "Threat Protection", AttainedOn: "2024-02-29"}}})
+	}
+	body, err := json.Marshal(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "partners.json")
+	if err := os.WriteFile(src, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := importer.Importer{Catalog: renewal.DefaultCatalog()}.Files(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Import(ctx, ds.Partners, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	ms := rules.Milestones(renewal.NewDate(2024, 2, 29), renewal.ValidationCustomerReferences, renewal.NewDate(2025, 12, 30), renewal.NewDate(2025, 12, 30))
@@ -386,5 +429,56 @@ func TestEnvelopeHasAngleBrackets(t *testing.T) {
 	}
 	if m := f.srv.Messages()[0]; m.From != "renewals@example.com" || !strings.HasSuffix(m.To, "@p.example") {
 		t.Errorf("envelope %q -> %q", m.From, m.To)
+	}
+}
+
+// TestToHeaderRoundTrips delivers to recipients whose imported names need quoting or encoding: the
+// To header of every message parses back (net/mail.ParseAddress) to the imported name and address.
+func TestToHeaderRoundTrips(t *testing.T) {
+	long := strings.Repeat(`O"Ab, c\`, 32) // 256 bytes of quotes, commas, spaces and backslashes
+	names := []string{
+		`Renée "René" Martin`,
+		`CONTOSO\jdoe`,
+		`Sean O"Brien`,
+		`Doe, Jane`,
+		`Zoë Ångström 山田太郎`,
+		`"quoted"`,
+		`a\"b`,
+		`Ann (Finance) <ann@evil.example>`,
+		`=?utf-8?q?not_an_encoded_word?=`,
+		long,
+		strings.Repeat("é", 128), // 256 bytes, all non-ASCII
+		"",
+	}
+	f := newNamedFixture(t, names)
+	st := f.drain(t, 1)
+	if st.Sent != len(names) || st.Failed != 0 {
+		t.Errorf("stats %+v counts %v", st, f.counts(t))
+	}
+	got := map[string]*mail.Address{}
+	for _, m := range f.srv.Messages() {
+		if m.ToHeaderErr != nil {
+			t.Errorf("To header of the message to %s does not parse: %v", m.To, m.ToHeaderErr)
+			continue
+		}
+		got[m.To] = m.ToHeader
+	}
+	for i, name := range names {
+		addr := fmt.Sprintf("u%d@p.example", i+1)
+		a := got[addr]
+		if a == nil {
+			t.Errorf("no message to %s", addr)
+			continue
+		}
+		if a.Name != strings.TrimSpace(name) || a.Address != addr {
+			t.Errorf("To header of %s = %q <%s>, want %q", addr, a.Name, a.Address, name)
+		}
+	}
+	for _, m := range f.srv.Messages() {
+		for _, line := range strings.Split(string(m.Data), "\r\n") {
+			if len(line) > 998 {
+				t.Errorf("message to %s has a line of %d bytes", m.To, len(line))
+			}
+		}
 	}
 }

@@ -23,7 +23,10 @@ type Renderer struct {
 	Catalog   *renewal.Catalog
 	Rules     renewal.Rules
 	From      *mail.Address
+	ReplyTo   *mail.Address  // nil: no Reply-To header
 	Location  *time.Location // "today" for days left
+	// PartnerCenterURL is where the partner checks its specialization status; "" hides the link.
+	PartnerCenterURL string
 }
 
 // EmailData is what the templates see.
@@ -143,8 +146,15 @@ func (r *Renderer) Message(rem renewal.Reminder, now time.Time) (*gomail.Msg, te
 	}
 	m := gomail.NewMsg()
 	m.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, r.From)
-	if err := m.AddToFormat(rem.RecipientName, rem.Recipient); err != nil {
+	// net/mail quotes or encodes the name as it needs (quotes, backslashes, commas, non-ASCII), so the
+	// header parses back to the imported name; pasting it into "%s" <%s> does not.
+	to := &mail.Address{Name: rem.RecipientName, Address: rem.Recipient}
+	if _, err := mail.ParseAddress(to.String()); err != nil {
 		return nil, out, fmt.Errorf("reminder %d: recipient %q: %w", rem.OutboxID, rem.Recipient, err)
+	}
+	m.SetAddrHeaderFromMailAddress(gomail.HeaderTo, to)
+	if r.ReplyTo != nil {
+		m.SetAddrHeaderFromMailAddress(gomail.HeaderReplyTo, r.ReplyTo)
 	}
 	m.Subject(out.Subject)
 	m.SetMessageIDWithValue(strings.Trim(rem.MessageID, "<>"))
