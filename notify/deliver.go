@@ -32,6 +32,9 @@ type Stats struct {
 	Failed    int // permanent failures or attempts exhausted
 	Released  int // claimed but not sent because the run was stopped
 	Cancelled int // cancelled at claim time: enrollment removed or recipient no longer an admin
+	// RenderErrors counts reminders that could not be rendered (also counted in Retried or Failed): a
+	// defect of renewald or its templates, never of the recipient.
+	RenderErrors int
 }
 
 // Deliverer sends what is due in the outbox.
@@ -49,6 +52,8 @@ type Deliverer struct {
 	Logger      *slog.Logger
 	// Observe, when set, is told each send's outcome and duration (metrics).
 	Observe func(outcome string, d time.Duration)
+	// RenderFailed, when set, is told of each reminder that could not be rendered (metrics).
+	RenderFailed func()
 }
 
 // Backoff returns the wait after the attempt-th failed attempt: base·2^(attempt−1), scaled by a
@@ -148,8 +153,16 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 		done++
 		r := item.r
 		if item.err != nil {
-			// A reminder that cannot be rendered will not render next time either.
-			if err := d.fail(markCtx, r, &SendError{Reply: "render: " + item.err.Error(), Err: item.err}, st); err != nil {
+			// Our defect, not the recipient's: said loudly, and retried with backoff (a fixed template
+			// or catalog picks it up) rather than failed at once like a 550.
+			st.RenderErrors++
+			if d.RenderFailed != nil {
+				d.RenderFailed()
+			}
+			d.Logger.Error("cannot render reminder: a defect of renewald or its templates, not of the recipient",
+				"outbox_id", r.OutboxID, "attempt", r.Attempts, "err", item.err)
+			se := &SendError{Temporary: true, Reply: "render: " + item.err.Error(), Err: item.err}
+			if err := d.fail(markCtx, r, se, st); err != nil {
 				return err
 			}
 			continue

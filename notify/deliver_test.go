@@ -482,3 +482,55 @@ func TestToHeaderRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// syncBuf is a log sink safe for the deliverer's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRenderFailureIsLoudAndRetried renders with a subject template that breaks for one recipient:
+// that is our defect, so it is logged as an error, counted for the metrics and retried with backoff,
+// not failed at once like a 550; the others go out.
+func TestRenderFailureIsLoudAndRetried(t *testing.T) {
+	f := newFixture(t, 3)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "subject.tmpl"),
+		[]byte(`{{if eq .Recipient "u2@p.example"}}{{index .Designations 99}}{{end}}Renewal of {{.Specialization}}`), 0o600)
+	tmpl, err := templates.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.d.Renderer.Templates = tmpl
+	var logs syncBuf
+	f.d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	renderFailed := 0
+	f.d.RenderFailed = func() { renderFailed++ }
+	st, err := f.d.Deliver(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sent != 2 || st.RenderErrors != 1 || st.Retried != 1 || st.Failed != 0 || renderFailed != 1 {
+		t.Fatalf("stats %+v, metric hook %d", st, renderFailed)
+	}
+	row, _ := f.db.Get(ctx, 2)
+	if row.Status != store.StatusPending || row.NextAttemptAt == nil || !strings.Contains(*row.LastError, "render: ") {
+		t.Errorf("row %+v", row)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "cannot render reminder") ||
+		!strings.Contains(logs.String(), "outbox_id=2") {
+		t.Errorf("no error logged:\n%s", logs.String())
+	}
+}

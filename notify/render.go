@@ -61,6 +61,7 @@ type EmailData struct {
 	ScoresKnown           bool
 	AtRisk                bool
 	Assessments           []renewal.Assessment
+	PartnerCenterURL      string // where the partner checks its status; "" hides the link
 }
 
 // Stage names the point of the renewal a reminder offset stands at.
@@ -119,6 +120,7 @@ func (r *Renderer) Render(rem renewal.Reminder, now time.Time) (templates.Render
 	if err != nil {
 		return templates.Rendered{}, err
 	}
+	d.PartnerCenterURL = r.PartnerCenterURL
 	return r.Templates.Render(&d, func(s string) { d.Subject = s })
 }
 
