@@ -42,11 +42,12 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type fixture struct {
-	db    *store.DB
-	ob    *store.Outbox
-	srv   *smtptest.Server
-	clock *clock
-	d     *notify.Deliverer
+	partners int // imported so far, one enrollment and one recipient each
+	db       *store.DB
+	ob       *store.Outbox
+	srv      *smtptest.Server
+	clock    *clock
+	d        *notify.Deliverer
 }
 
 // newFixture queues n pending reminders (one partner per reminder, recipient uN@p.example) and starts
@@ -63,13 +64,39 @@ func newFixture(t *testing.T, n int) *fixture {
 // from a JSON file as an operator would.
 func newNamedFixture(t *testing.T, names []string) *fixture {
 	t.Helper()
-	n := len(names)
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "r.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	rules := renewal.DefaultRules()
+	c := &clock{t: time.Date(2025, 12, 30, 6, 0, 0, 0, time.UTC)}
+	srv, err := smtptest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	tmpl, _ := templates.Load("")
+	ob := &store.Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute}
+	tr, err := newSMTP(srv, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &notify.Deliverer{
+		Outbox: ob, Transport: tr,
+		Renderer: &notify.Renderer{Templates: tmpl, Catalog: renewal.DefaultCatalog(), Rules: rules,
+			From: &mail.Address{Name: "Renewals", Address: "renewals@example.com"}, Location: time.UTC},
+		Now: c.Now, BatchSize: 25, MaxAttempts: 8, BackoffBase: time.Minute, Logger: slog.New(slog.DiscardHandler),
+	}
+	f := &fixture{db: db, ob: ob, srv: srv, clock: c, d: d}
+	f.add(t, names)
+	return f
+}
+
+// add imports one partner per name (ids, enrollments and recipients uN@p.example numbered on from
+// those already there) and queues a reminder due now for each.
+func (f *fixture) add(t *testing.T, names []string) {
+	t.Helper()
 	type jsonUser struct {
 		Email string   `json:"email"`
 		Name  string   `json:"name"`
@@ -88,9 +115,10 @@ func newNamedFixture(t *testing.T, names []string) *fixture {
 	var file struct {
 		Partners []jsonPartner `json:"partners"`
 	}
-	for i := 1; i <= n; i++ {
+	first := f.partners + 1
+	for i := first; i < first+len(names); i++ {
 		file.Partners = append(file.Partners, jsonPartner{ID: fmt.Sprint(i), Name: fmt.Sprintf("Partner %d", i),
-			Users:           []jsonUser{{Email: fmt.Sprintf("u%d@p.example", i), Name: names[i-1], Roles: []string{"Global admin"}}},
+			Users:           []jsonUser{{Email: fmt.Sprintf("u%d@p.example", i), Name: names[i-first], Roles: []string{"Global admin"}}},
 			Specializations: []jsonSpec{{Name: "Threat Protection", AttainedOn: "2024-02-29"}}})
 	}
 	body, err := json.Marshal(file)
@@ -105,38 +133,21 @@ func newNamedFixture(t *testing.T, names []string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Import(ctx, ds.Partners, time.Time{}); err != nil {
+	if _, err := f.db.Import(ctx, ds.Partners, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	ms := rules.Milestones(renewal.NewDate(2024, 2, 29), renewal.ValidationCustomerReferences, renewal.NewDate(2025, 12, 30), renewal.NewDate(2025, 12, 30))
+	ms := renewal.DefaultRules().Milestones(renewal.NewDate(2024, 2, 29), renewal.ValidationCustomerReferences,
+		renewal.NewDate(2025, 12, 30), renewal.NewDate(2025, 12, 30))
 	var items []store.OutboxItem
-	for i := 1; i <= n; i++ {
+	for i := first; i < first+len(names); i++ {
 		rcpt := fmt.Sprintf("u%d@p.example", i)
 		items = append(items, store.OutboxItem{EnrollmentID: int64(i), Milestone: ms[0], Recipient: rcpt, Status: store.StatusPending,
 			MessageID: renewal.MessageID(int64(i), ms[0].Anniversary, ms[0].Offset, rcpt, "example.com")})
 	}
-	c := &clock{t: time.Date(2025, 12, 30, 6, 0, 0, 0, time.UTC)}
-	if _, err := db.Enqueue(ctx, items, c.Now(), renewal.Date{}); err != nil {
+	if _, err := f.db.Enqueue(ctx, items, f.clock.Now(), renewal.Date{}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := smtptest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	tmpl, _ := templates.Load("")
-	ob := &store.Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute}
-	tr, err := newSMTP(srv, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &notify.Deliverer{
-		Outbox: ob, Transport: tr,
-		Renderer: &notify.Renderer{Templates: tmpl, Catalog: renewal.DefaultCatalog(), Rules: rules,
-			From: &mail.Address{Name: "Renewals", Address: "renewals@example.com"}, Location: time.UTC},
-		Now: c.Now, BatchSize: 25, MaxAttempts: 8, BackoffBase: time.Minute, Logger: slog.New(slog.DiscardHandler),
-	}
-	return &fixture{db: db, ob: ob, srv: srv, clock: c, d: d}
+	f.partners += len(names)
 }
 
 func newSMTP(srv *smtptest.Server, timeout time.Duration) (*notify.SMTP, error) {
