@@ -24,6 +24,27 @@ type Outbox interface {
 	Release(ctx context.Context, id int64, now time.Time) error
 }
 
+// QuotaStore is what sending quotas need of the store, counted from the outbox so that every
+// process delivering from one database shares them. store.Outbox satisfies it.
+type QuotaStore interface {
+	// LockQuota serialises counting and claiming between deliverers (processes included).
+	LockQuota(ctx context.Context) (unlock func(), err error)
+	// CountSentSince counts rows sent at or after since plus rows claimed under a live lease at now.
+	CountSentSince(ctx context.Context, since, now time.Time) (int, error)
+	// DeferDue puts every row due at now off until until, with reason, counting no attempt.
+	DeferDue(ctx context.Context, now, until time.Time, reason string) (int, error)
+}
+
+// Quota caps sending per calendar day (in Location) and per minute; zero means unlimited.
+type Quota struct {
+	PerDay    int
+	PerMinute int
+	Location  *time.Location // the day of PerDay; nil: UTC
+	Store     QuotaStore
+}
+
+func (q *Quota) active() bool { return q != nil && q.Store != nil && (q.PerDay > 0 || q.PerMinute > 0) }
+
 // Stats counts a delivery run.
 type Stats struct {
 	Claimed   int
@@ -35,6 +56,8 @@ type Stats struct {
 	// RenderErrors counts reminders that could not be rendered (also counted in Retried or Failed): a
 	// defect of renewald or its templates, never of the recipient.
 	RenderErrors int
+	// Deferred counts due reminders put off to the next day because the daily quota was reached.
+	Deferred int
 }
 
 // Deliverer sends what is due in the outbox.
@@ -54,6 +77,12 @@ type Deliverer struct {
 	Observe func(outcome string, d time.Duration)
 	// RenderFailed, when set, is told of each reminder that could not be rendered (metrics).
 	RenderFailed func()
+	// Quota, when set, caps how many messages go out per day and per minute.
+	Quota *Quota
+	// QuotaDeferred, when set, is told how many reminders the daily quota put off (metrics).
+	QuotaDeferred func(n int)
+	// Sleep waits d or until ctx ends, while the per-minute quota is spent (default: a timer).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Backoff returns the wait after the attempt-th failed attempt: base·2^(attempt−1), scaled by a
@@ -74,12 +103,25 @@ func (d *Deliverer) Backoff(attempt int) time.Duration {
 }
 
 // Deliver claims and sends batches until nothing is due. When ctx ends it finishes the message in
-// flight, marks it, releases the rest of the batch and returns.
+// flight, marks it, releases the rest of the batch and returns. With a quota it claims no more than
+// the quota allows, waits while the minute's allowance is spent, and puts the rest of the day's due
+// messages off to the next day once the daily allowance is.
 func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
 	var st Stats
 	batch := max(d.BatchSize, 1)
 	for ctx.Err() == nil {
-		rems, cancelled, err := d.Outbox.Claim(ctx, d.Now(), batch, d.Renderer.Rules)
+		limit, unlock, stop, err := d.allowance(ctx, batch, &st)
+		if err != nil || stop {
+			if err == nil {
+				err = ctx.Err() // nil unless stopped while waiting for the minute's allowance
+			}
+			return st, err
+		}
+		if limit == 0 {
+			continue // waited for the minute's allowance
+		}
+		rems, cancelled, err := d.Outbox.Claim(ctx, d.Now(), limit, d.Renderer.Rules)
+		unlock() // the claimed rows now count as in flight for other deliverers
 		if err != nil {
 			return st, err
 		}
@@ -94,11 +136,89 @@ func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
 		if err := d.sendBatch(ctx, rems, &st); err != nil {
 			return st, err
 		}
-		if len(rems)+cancelled < batch {
+		if len(rems)+cancelled < limit {
 			return st, nil
 		}
 	}
 	return st, ctx.Err()
+}
+
+// allowance returns how many rows the next claim may take, holding the quota lock (unlock releases
+// it once the claim is made). limit 0 means it waited for the minute's allowance and the caller
+// should ask again; stop means the day's allowance is spent and the due rows were put off.
+func (d *Deliverer) allowance(ctx context.Context, batch int, st *Stats) (limit int, unlock func(), stop bool, err error) {
+	q := d.Quota
+	if !q.active() {
+		return batch, func() {}, false, nil
+	}
+	unlock, err = q.Store.LockQuota(ctx)
+	if err != nil {
+		return 0, nil, false, fmt.Errorf("quota: %w", err)
+	}
+	now := d.Now()
+	limit = batch
+	if q.PerDay > 0 {
+		loc := q.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		local := now.In(loc)
+		dayStart := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
+		used, err := q.Store.CountSentSince(ctx, dayStart, now)
+		if err != nil {
+			unlock()
+			return 0, nil, false, fmt.Errorf("quota: %w", err)
+		}
+		if used >= q.PerDay {
+			next := time.Date(local.Year(), local.Month(), local.Day()+1, 0, 0, 0, 0, loc)
+			n, err := q.Store.DeferDue(ctx, now, next, fmt.Sprintf("daily quota of %d reached (mail.max_per_day)", q.PerDay))
+			unlock()
+			if err != nil {
+				return 0, nil, false, fmt.Errorf("quota: %w", err)
+			}
+			if n > 0 {
+				st.Deferred += n
+				if d.QuotaDeferred != nil {
+					d.QuotaDeferred(n)
+				}
+				d.Logger.Warn("daily quota reached; due messages wait for the next day", "max_per_day", q.PerDay,
+					"deferred", n, "next_attempt_at", next.UTC().Format(time.RFC3339))
+			}
+			return 0, nil, true, nil
+		}
+		limit = min(limit, q.PerDay-used)
+	}
+	if q.PerMinute > 0 {
+		used, err := q.Store.CountSentSince(ctx, now.Add(-time.Minute), now)
+		if err != nil {
+			unlock()
+			return 0, nil, false, fmt.Errorf("quota: %w", err)
+		}
+		if used >= q.PerMinute {
+			unlock()
+			wait := max(time.Minute/time.Duration(q.PerMinute), time.Second)
+			if err := d.sleep(ctx, wait); err != nil {
+				return 0, nil, true, nil // stopped while waiting: nothing claimed, nothing to release
+			}
+			return 0, nil, false, nil
+		}
+		limit = min(limit, q.PerMinute-used)
+	}
+	return limit, unlock, false, nil
+}
+
+func (d *Deliverer) sleep(ctx context.Context, wait time.Duration) error {
+	if d.Sleep != nil {
+		return d.Sleep(ctx, wait)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // rendered is a reminder made ready to send by the rendering stage.
