@@ -45,6 +45,7 @@ func (m *Main) startMetrics(ctx context.Context, cfg Config, a *app, sched cron.
 	if d, ok := t.Deliverer.(*notify.Deliverer); ok {
 		d.Observe = mx.SMTPSend
 		d.RenderFailed = mx.RenderFailed
+		d.QuotaDeferred = mx.QuotaDeferred
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	addr, done, err := mx.Serve(ctx, cfg.Metrics.Listen)
