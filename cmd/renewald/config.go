@@ -74,9 +74,9 @@ var DefaultOAuth2Scopes = []string{"https://outlook.office365.com/.default"}
 
 // SMTPConfig is [mail.smtp].
 type SMTPConfig struct {
-	Host         string `toml:"host"`
-	Port         int    `toml:"port"`
-	Username     string `toml:"username"`
+	Host         string       `toml:"host"`
+	Port         int          `toml:"port"`
+	Username     string       `toml:"username"`
 	PasswordFile string       `toml:"password_file"`
 	TLS          string       `toml:"tls"`
 	Auth         string       `toml:"auth"`

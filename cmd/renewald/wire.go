@@ -69,7 +69,7 @@ func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
 	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	a := &app{
 		cfg: cfg, db: db, catalog: cat, rules: rules, roles: roles,
-		outbox:   &store.Outbox{DB: db, RoleKeys: roles.Keys(), Lease: time.Duration(cfg.Mail.LeaseSeconds) * time.Second},
+		outbox: &store.Outbox{DB: db, RoleKeys: roles.Keys(), Lease: time.Duration(cfg.Mail.LeaseSeconds) * time.Second},
 		renderer: &notify.Renderer{Templates: tmpl, Catalog: cat, Rules: rules, From: from, ReplyTo: replyTo,
 			Location: cfg.Location(), PartnerCenterURL: cfg.Mail.PartnerCenterURL},
 	}
