@@ -96,6 +96,7 @@ func (m *Main) commands() []command {
 		{"schedule", "upcoming reminders and renewal windows", (*Main).cmdSchedule},
 		{"migrate", "apply database migrations", (*Main).cmdMigrate},
 		{"demo", "sample data in a scratch folder, a tick as of today, emails as .eml files", (*Main).cmdDemo},
+		{"mail", "mail test --to ADDRESS [--json]: send one test message through the configured transport", (*Main).cmdMail},
 		{"config", "config check: validate the configuration", (*Main).cmdConfig},
 		{"version", "print the version", (*Main).cmdVersion},
 	}
