@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/renewald/renewald/internal/smtptest"
 )
@@ -157,4 +160,69 @@ func TestMailTestFileTransport(t *testing.T) {
 	if code != 0 || len(files) != 1 || !strings.Contains(out, "written to") {
 		t.Fatalf("exit %d, %d files, %s%s", code, len(files), out, errs)
 	}
+}
+
+// TestDailyQuotaAcrossDeliverProcesses starts two real "deliver" processes at once on one database
+// with 12 reminders due and max_per_day = 5: 5 are sent in all, the other 7 wait for tomorrow with
+// no attempt counted.
+func TestDailyQuotaAcrossDeliverProcesses(t *testing.T) {
+	srv, err := smtptest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	e := smtpEnv(t, fmt.Sprintf("max_per_day = 5\nbatch_size = 2\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = %d\ntls = \"none\"\n", srv.Port))
+	today := time.Now().UTC()
+	var u, s strings.Builder
+	u.WriteString("partner_id,partner_name,email,name,roles\n")
+	s.WriteString("partner_id,partner_name,specialization,attained_on\n")
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&u, "%d,P%d,a@p%d.example,A,Global admin\n", i, i, i)
+		fmt.Fprintf(&s, "%d,P%d,Finance,%s\n", i, i, today.AddDate(-2, 0, 30).Format("2006-01-02"))
+	}
+	up, sp := filepath.Join(e.dir, "u.csv"), filepath.Join(e.dir, "s.csv")
+	os.WriteFile(up, []byte(u.String()), 0o600)
+	os.WriteFile(sp, []byte(s.String()), 0o600)
+	e.mustRun("import", up, sp)
+	e.mustRun("tick", "--no-deliver")
+	var cmds []*exec.Cmd
+	var outs []*bytes.Buffer
+	for i := 0; i < 2; i++ {
+		c := e.cmd("deliver")
+		var b bytes.Buffer
+		c.Stdout, c.Stderr = &b, &b
+		cmds, outs = append(cmds, c), append(outs, &b)
+	}
+	for _, c := range cmds {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("deliver %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	var rows []struct {
+		Status    string  `json:"status"`
+		Attempts  int     `json:"attempts"`
+		LastError *string `json:"last_error"`
+	}
+	json.Unmarshal([]byte(e.mustRun("outbox", "list", "--json")), &rows)
+	n := map[string]int{}
+	for _, r := range rows {
+		n[r.Status]++
+		if r.Status == "pending" && (r.Attempts != 0 || r.LastError == nil || *r.LastError != "daily quota of 5 reached (mail.max_per_day)") {
+			t.Errorf("pending row: attempts %d, last_error %v", r.Attempts, r.LastError)
+		}
+	}
+	if srv.Count() != 5 || n["sent"] != 5 || n["pending"] != 7 {
+		t.Errorf("server got %d, statuses %v\n%s\n%s", srv.Count(), n, outs[0], outs[1])
+	}
+	t.Logf("two deliver processes: %s / %s", strings.TrimSpace(lastLine(outs[0].String())), strings.TrimSpace(lastLine(outs[1].String())))
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
