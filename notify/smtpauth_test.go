@@ -286,7 +286,7 @@ func TestTestReportsReplyTLSAndAuth(t *testing.T) {
 	if res.TLSVersion != "TLS 1.3" || res.Auth != "PLAIN" || !strings.HasPrefix(res.Reply, "2.0.0 OK") {
 		t.Errorf("result %+v", res)
 	}
-	srv.Decide = func(string, int) smtptest.Fault { return smtptest.Perm550 }
+	srv.SetDecide(func(string, int) smtptest.Fault { return smtptest.Perm550 })
 	_, err = tr.Test(ctx, env)
 	var se *notify.SendError
 	if !errors.As(err, &se) || se.Temporary || !strings.Contains(se.Reply, "550") {

@@ -107,7 +107,7 @@ func TestMailTestCommand(t *testing.T) {
 		t.Errorf("--json: %v", res)
 	}
 
-	x.srv.Decide = func(string, int) smtptest.Fault { return smtptest.Perm550 }
+	x.srv.SetDecide(func(string, int) smtptest.Fault { return smtptest.Perm550 })
 	code, out, errs = e.run("mail", "test", "--to", "nobody@example.com")
 	if code != 1 || !strings.Contains(errs, "550") || !strings.Contains(errs, "mailbox nobody@example.com unavailable") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
 		t.Errorf("550: exit %d %q %q", code, out, errs)
@@ -118,7 +118,7 @@ func TestMailTestCommand(t *testing.T) {
 	if code != 1 || res["accepted"] != false || !strings.Contains(fmt.Sprint(res["error"]), "550") || res["temporary"] != nil {
 		t.Errorf("550 --json: exit %d %v", code, res)
 	}
-	x.srv.Decide = nil
+	x.srv.SetDecide(nil)
 
 	noCA := smtpEnv(t, x.config(t, "", secretFile))
 	code, _, errs = noCA.run("mail", "test", "--to", "ops@example.com")

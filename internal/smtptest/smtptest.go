@@ -147,6 +147,13 @@ func (s *Server) Connections() int {
 	return s.conns
 }
 
+// SetDecide sets Decide while the server may be serving.
+func (s *Server) SetDecide(f func(rcpt string, n int) Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Decide = f
+}
+
 // EnvelopeSyntaxErrors returns the MAIL FROM and RCPT TO commands refused for their syntax.
 func (s *Server) EnvelopeSyntaxErrors() []string {
 	s.mu.Lock()
@@ -287,10 +294,11 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	x.s.mu.Lock()
 	x.s.txns++
 	n := x.s.txns
+	decide := x.s.Decide
 	x.s.mu.Unlock()
 	f := OK
-	if x.s.Decide != nil {
-		f = x.s.Decide(to, n)
+	if decide != nil {
+		f = decide(to, n)
 	}
 	x.s.mu.Lock()
 	x.s.faults[f]++
