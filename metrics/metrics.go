@@ -35,6 +35,7 @@ type Metrics struct {
 	started  time.Time
 
 	queued, sent, failed, retried, superseded prometheus.Counter
+	renderErrors, quotaDeferred               prometheus.Counter
 	tickDuration                              prometheus.Histogram
 	smtpDuration                              *prometheus.HistogramVec
 	lastTick                                  prometheus.Gauge
@@ -56,6 +57,8 @@ func New(source Source, schedule cron.Schedule, now func() time.Time) *Metrics {
 	m.sent = counter("reminders_sent_total", "Reminders delivered.")
 	m.failed = counter("reminders_failed_total", "Reminders that failed for good (permanent error or attempts exhausted).")
 	m.retried = counter("reminders_retried_total", "Temporary delivery failures put back with backoff.")
+	m.renderErrors = counter("render_errors_total", "Reminders that could not be rendered: a defect of renewald or its templates, retried with backoff.")
+	m.quotaDeferred = counter("reminders_quota_deferred_total", "Due reminders held back to the next day by mail.max_per_day.")
 	m.tickDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "renewald", Name: "tick_duration_seconds",
 		Help: "Duration of a tick: scan, enqueue and deliver.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)})
 	m.smtpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "renewald", Name: "smtp_send_duration_seconds",
@@ -94,6 +97,12 @@ func (m *Metrics) Delivered(outcome string) {
 		m.failed.Inc()
 	}
 }
+
+// RenderFailed counts one reminder that could not be rendered.
+func (m *Metrics) RenderFailed() { m.renderErrors.Inc() }
+
+// QuotaDeferred counts reminders held back to the next day by the daily quota.
+func (m *Metrics) QuotaDeferred(n int) { m.quotaDeferred.Add(float64(n)) }
 
 // SMTPSend records one message's send duration; outcome is "sent" or "error".
 func (m *Metrics) SMTPSend(outcome string, d time.Duration) {

@@ -124,3 +124,18 @@ func TestMetricsExposition(t *testing.T) {
 		t.Error("database_up not 0 when the database is down")
 	}
 }
+
+func TestRenderErrorsAndQuotaDeferralsAreCounted(t *testing.T) {
+	sched, _ := cron.ParseStandard("0 6 * * *")
+	c := &clock{t: time.Date(2026, 5, 1, 5, 0, 0, 0, time.UTC)}
+	m := New(&fakeSource{}, sched, c.Now)
+	m.RenderFailed()
+	m.RenderFailed()
+	m.QuotaDeferred(7)
+	_, body := get(t, m.Handler(), "/metrics")
+	for _, want := range []string{"renewald_render_errors_total 2", "renewald_reminders_quota_deferred_total 7"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

@@ -27,6 +27,27 @@ type Outbox interface {
 	Release(ctx context.Context, id int64, now time.Time) error
 }
 
+// QuotaStore is what sending quotas need of the store, counted from the outbox so that every
+// process delivering from one database shares them. store.Outbox satisfies it.
+type QuotaStore interface {
+	// LockQuota serialises counting and claiming between deliverers (processes included).
+	LockQuota(ctx context.Context) (unlock func(), err error)
+	// CountSentSince counts rows sent at or after since plus rows claimed under a live lease at now.
+	CountSentSince(ctx context.Context, since, now time.Time) (int, error)
+	// DeferDue puts every row due at now off until until, with reason, counting no attempt.
+	DeferDue(ctx context.Context, now, until time.Time, reason string) (int, error)
+}
+
+// Quota caps sending per calendar day (in Location) and per minute; zero means unlimited.
+type Quota struct {
+	PerDay    int
+	PerMinute int
+	Location  *time.Location // the day of PerDay; nil: UTC
+	Store     QuotaStore
+}
+
+func (q *Quota) active() bool { return q != nil && q.Store != nil && (q.PerDay > 0 || q.PerMinute > 0) }
+
 // Stats counts a delivery run.
 type Stats struct {
 	Claimed   int
@@ -36,6 +57,11 @@ type Stats struct {
 	Released  int // claimed but not sent because the run was stopped
 	Cancelled int // cancelled at claim time: enrollment removed or recipient no longer an admin
 	Expired   int // not sent: the renewal's grace period ended before it could be (R13)
+	// RenderErrors counts reminders that could not be rendered (also counted in Retried or Failed): a
+	// defect of renewald or its templates, never of the recipient.
+	RenderErrors int
+	// Deferred counts due reminders put off to the next day because the daily quota was reached.
+	Deferred int
 }
 
 // Outcomes of one message's delivery attempt, as told to an Observer.
@@ -53,6 +79,10 @@ type Observer interface {
 	SMTPSend(outcome string, d time.Duration)
 	// Delivered is one message's outcome: OutcomeSent, OutcomeRetried or OutcomeFailed.
 	Delivered(outcome string)
+	// RenderFailed is one reminder that could not be rendered: a defect of ours, not the recipient's.
+	RenderFailed()
+	// QuotaDeferred is n due reminders put off to the next day by the daily quota.
+	QuotaDeferred(n int)
 }
 
 // Deliverer sends what is due in the outbox.
@@ -70,6 +100,10 @@ type Deliverer struct {
 	Logger      *slog.Logger
 	// Observer, when set, is told every send and every outcome (metrics).
 	Observer Observer
+	// Quota, when set, caps how many messages go out per day and per minute.
+	Quota *Quota
+	// Sleep waits d or until ctx ends, while the per-minute quota is spent (default: a timer).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Backoff returns the wait after the attempt-th failed attempt: base·2^(attempt−1), scaled by a
@@ -90,13 +124,26 @@ func (d *Deliverer) Backoff(attempt int) time.Duration {
 }
 
 // Deliver claims and sends batches until nothing is due. When ctx ends it finishes the message in
-// flight, marks it, releases the rest of the batch and returns.
+// flight, marks it, releases the rest of the batch and returns. With a quota it claims no more than
+// the quota allows, waits while the minute's allowance is spent, and puts the rest of the day's due
+// messages off to the next day once the daily allowance is.
 func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
 	var st Stats
 	batch := max(d.BatchSize, 1)
 	for ctx.Err() == nil {
+		limit, unlock, stop, err := d.allowance(ctx, batch, &st)
+		if err != nil || stop {
+			if err == nil {
+				err = ctx.Err() // nil unless stopped while waiting for the minute's allowance
+			}
+			return st, err
+		}
+		if limit == 0 {
+			continue // waited for the minute's allowance
+		}
 		now := d.Now()
-		rems, cancelled, expired, err := d.Outbox.Claim(ctx, now, renewal.DateOf(now, d.Renderer.Location), batch, d.Renderer.Rules)
+		rems, cancelled, expired, err := d.Outbox.Claim(ctx, now, renewal.DateOf(now, d.Renderer.Location), limit, d.Renderer.Rules)
+		unlock() // the claimed rows now count as in flight for other deliverers
 		if err != nil {
 			return st, err
 		}
@@ -115,11 +162,89 @@ func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
 		if err := d.sendBatch(ctx, rems, &st); err != nil {
 			return st, err
 		}
-		if len(rems)+cancelled < batch {
+		if len(rems)+cancelled < limit {
 			return st, nil
 		}
 	}
 	return st, ctx.Err()
+}
+
+// allowance returns how many rows the next claim may take, holding the quota lock (unlock releases
+// it once the claim is made). limit 0 means it waited for the minute's allowance and the caller
+// should ask again; stop means the day's allowance is spent and the due rows were put off.
+func (d *Deliverer) allowance(ctx context.Context, batch int, st *Stats) (limit int, unlock func(), stop bool, err error) {
+	q := d.Quota
+	if !q.active() {
+		return batch, func() {}, false, nil
+	}
+	unlock, err = q.Store.LockQuota(ctx)
+	if err != nil {
+		return 0, nil, false, fmt.Errorf("quota: %w", err)
+	}
+	now := d.Now()
+	limit = batch
+	if q.PerDay > 0 {
+		loc := q.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		local := now.In(loc)
+		dayStart := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
+		used, err := q.Store.CountSentSince(ctx, dayStart, now)
+		if err != nil {
+			unlock()
+			return 0, nil, false, fmt.Errorf("quota: %w", err)
+		}
+		if used >= q.PerDay {
+			next := time.Date(local.Year(), local.Month(), local.Day()+1, 0, 0, 0, 0, loc)
+			n, err := q.Store.DeferDue(ctx, now, next, fmt.Sprintf("daily quota of %d reached (mail.max_per_day)", q.PerDay))
+			unlock()
+			if err != nil {
+				return 0, nil, false, fmt.Errorf("quota: %w", err)
+			}
+			if n > 0 {
+				st.Deferred += n
+				if d.Observer != nil {
+					d.Observer.QuotaDeferred(n)
+				}
+				d.Logger.Warn("daily quota reached; due messages wait for the next day", "max_per_day", q.PerDay,
+					"deferred", n, "next_attempt_at", next.UTC().Format(time.RFC3339))
+			}
+			return 0, nil, true, nil
+		}
+		limit = min(limit, q.PerDay-used)
+	}
+	if q.PerMinute > 0 {
+		used, err := q.Store.CountSentSince(ctx, now.Add(-time.Minute), now)
+		if err != nil {
+			unlock()
+			return 0, nil, false, fmt.Errorf("quota: %w", err)
+		}
+		if used >= q.PerMinute {
+			unlock()
+			wait := max(time.Minute/time.Duration(q.PerMinute), time.Second)
+			if err := d.sleep(ctx, wait); err != nil {
+				return 0, nil, true, nil // stopped while waiting: nothing claimed, nothing to release
+			}
+			return 0, nil, false, nil
+		}
+		limit = min(limit, q.PerMinute-used)
+	}
+	return limit, unlock, false, nil
+}
+
+func (d *Deliverer) sleep(ctx context.Context, wait time.Duration) error {
+	if d.Sleep != nil {
+		return d.Sleep(ctx, wait)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // rendered is a reminder made ready to send by the rendering stage.
@@ -198,8 +323,16 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 		done++
 		r := item.r
 		if item.err != nil {
-			// A reminder that cannot be rendered will not render next time either.
-			if err := d.fail(markCtx, r, &SendError{Reply: "render: " + item.err.Error(), Err: item.err}, st); err != nil {
+			// Our defect, not the recipient's: said loudly, and retried with backoff (a fixed template
+			// or catalog picks it up) rather than failed at once like a 550.
+			st.RenderErrors++
+			if d.Observer != nil {
+				d.Observer.RenderFailed()
+			}
+			d.Logger.Error("cannot render reminder: a defect of renewald or its templates, not of the recipient",
+				"outbox_id", r.OutboxID, "attempt", r.Attempts, "err", item.err)
+			se := &SendError{Temporary: true, Reply: "render: " + item.err.Error(), Err: item.err}
+			if err := d.fail(markCtx, r, se, st); err != nil {
 				return err
 			}
 			continue

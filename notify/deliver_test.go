@@ -2,15 +2,18 @@ package notify_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/renewald/renewald/importer"
 	"github.com/renewald/renewald/internal/smtptest"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
@@ -39,16 +42,27 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type fixture struct {
-	db    *store.DB
-	ob    *store.Outbox
-	srv   *smtptest.Server
-	clock *clock
-	d     *notify.Deliverer
+	partners int // imported so far, one enrollment and one recipient each
+	db       *store.DB
+	ob       *store.Outbox
+	srv      *smtptest.Server
+	clock    *clock
+	d        *notify.Deliverer
 }
 
 // newFixture queues n pending reminders (one partner per reminder, recipient uN@p.example) and starts
 // an SMTP server on 127.0.0.1.
 func newFixture(t *testing.T, n int) *fixture {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "U"
+	}
+	return newNamedFixture(t, names)
+}
+
+// newNamedFixture is newFixture with recipient i+1 named names[i], imported through the importer
+// from a JSON file as an operator would.
+func newNamedFixture(t *testing.T, names []string) *fixture {
 	t.Helper()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "r.db"))
 	if err != nil {
@@ -56,26 +70,7 @@ func newFixture(t *testing.T, n int) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	rules := renewal.DefaultRules()
-	var ps []*renewal.Partner
-	for i := 1; i <= n; i++ {
-		ps = append(ps, &renewal.Partner{ID: fmt.Sprint(i), Name: fmt.Sprintf("Partner %d", i), UsersGiven: true,
-			Users:       []renewal.User{{Email: fmt.Sprintf("u%d@p.example", i), Name: "U", Roles: []string{"Global admin"}}},
-			Enrollments: []renewal.Enrollment{{Specialization: "Threat Protection", AttainedOn: renewal.NewDate(2024, 2, 29), Status: renewal.StatusActive}}})
-	}
-	if _, err := db.Import(ctx, ps, time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	ms := rules.Milestones(renewal.NewDate(2024, 2, 29), renewal.ValidationCustomerReferences, renewal.NewDate(2025, 12, 30), renewal.NewDate(2025, 12, 30))
-	var items []store.OutboxItem
-	for i := 1; i <= n; i++ {
-		rcpt := fmt.Sprintf("u%d@p.example", i)
-		items = append(items, store.OutboxItem{EnrollmentID: int64(i), Milestone: ms[0], Recipient: rcpt, Status: store.StatusPending,
-			MessageID: renewal.MessageID(int64(i), ms[0].Anniversary, ms[0].Offset, rcpt, "example.com")})
-	}
 	c := &clock{t: time.Date(2025, 12, 30, 6, 0, 0, 0, time.UTC)}
-	if _, err := db.Enqueue(ctx, items, c.Now(), renewal.Date{}); err != nil {
-		t.Fatal(err)
-	}
 	srv, err := smtptest.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +88,66 @@ func newFixture(t *testing.T, n int) *fixture {
 			From: &mail.Address{Name: "Renewals", Address: "renewals@example.com"}, Location: time.UTC},
 		Now: c.Now, BatchSize: 25, MaxAttempts: 8, BackoffBase: time.Minute, Logger: slog.New(slog.DiscardHandler),
 	}
-	return &fixture{db: db, ob: ob, srv: srv, clock: c, d: d}
+	f := &fixture{db: db, ob: ob, srv: srv, clock: c, d: d}
+	f.add(t, names)
+	return f
+}
+
+// add imports one partner per name (ids, enrollments and recipients uN@p.example numbered on from
+// those already there) and queues a reminder due now for each.
+func (f *fixture) add(t *testing.T, names []string) {
+	t.Helper()
+	type jsonUser struct {
+		Email string   `json:"email"`
+		Name  string   `json:"name"`
+		Roles []string `json:"roles"`
+	}
+	type jsonSpec struct {
+		Name       string `json:"name"`
+		AttainedOn string `json:"attained_on"`
+	}
+	type jsonPartner struct {
+		ID              string     `json:"id"`
+		Name            string     `json:"name"`
+		Users           []jsonUser `json:"users"`
+		Specializations []jsonSpec `json:"specializations"`
+	}
+	var file struct {
+		Partners []jsonPartner `json:"partners"`
+	}
+	first := f.partners + 1
+	for i := first; i < first+len(names); i++ {
+		file.Partners = append(file.Partners, jsonPartner{ID: fmt.Sprint(i), Name: fmt.Sprintf("Partner %d", i),
+			Users:           []jsonUser{{Email: fmt.Sprintf("u%d@p.example", i), Name: names[i-first], Roles: []string{"Global admin"}}},
+			Specializations: []jsonSpec{{Name: "Threat Protection", AttainedOn: "2024-02-29"}}})
+	}
+	body, err := json.Marshal(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "partners.json")
+	if err := os.WriteFile(src, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := importer.Importer{Catalog: renewal.DefaultCatalog()}.Files(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Import(ctx, ds.Partners, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	ms := renewal.DefaultRules().Milestones(renewal.NewDate(2024, 2, 29), renewal.ValidationCustomerReferences,
+		renewal.NewDate(2025, 12, 30), renewal.NewDate(2025, 12, 30))
+	var items []store.OutboxItem
+	for i := first; i < first+len(names); i++ {
+		rcpt := fmt.Sprintf("u%d@p.example", i)
+		items = append(items, store.OutboxItem{EnrollmentID: int64(i), Milestone: ms[0], Recipient: rcpt, Status: store.StatusPending,
+			MessageID: renewal.MessageID(int64(i), ms[0].Anniversary, ms[0].Offset, rcpt, "example.com")})
+	}
+	if _, err := f.db.Enqueue(ctx, items, f.clock.Now(), renewal.Date{}); err != nil {
+		t.Fatal(err)
+	}
+	f.partners += len(names)
 }
 
 func newSMTP(srv *smtptest.Server, timeout time.Duration) (*notify.SMTP, error) {
@@ -357,3 +411,167 @@ func TestTLSNoneRefusedToRemoteHost(t *testing.T) {
 		t.Errorf("loopback refused: %v", err)
 	}
 }
+
+// TestEnvelopeHasAngleBrackets delivers to a server that, like Postfix with
+// strict_rfc821_envelopes = yes, refuses "MAIL FROM:addr" and "RCPT TO:addr" without brackets.
+func TestEnvelopeHasAngleBrackets(t *testing.T) {
+	f := newFixture(t, 3)
+	st := f.drain(t, 1)
+	if bad := f.srv.EnvelopeSyntaxErrors(); len(bad) != 0 {
+		t.Fatalf("envelope commands refused for their syntax: %q", bad)
+	}
+	if st.Sent != 3 || f.srv.Count() != 3 {
+		t.Fatalf("stats %+v, server got %d", st, f.srv.Count())
+	}
+	var mailCmds int
+	for _, c := range f.srv.PlaintextCommands() {
+		if strings.HasPrefix(c, "MAIL FROM:") {
+			mailCmds++
+			if !strings.HasPrefix(c, "MAIL FROM:<renewals@example.com>") {
+				t.Errorf("sent %q", c)
+			}
+		}
+		if strings.HasPrefix(c, "RCPT TO:") && !(strings.HasPrefix(c, "RCPT TO:<u") && strings.HasSuffix(c, "@p.example>")) {
+			t.Errorf("sent %q", c)
+		}
+	}
+	if mailCmds != 3 {
+		t.Errorf("%d MAIL commands, want 3", mailCmds)
+	}
+	if m := f.srv.Messages()[0]; m.From != "renewals@example.com" || !strings.HasSuffix(m.To, "@p.example") {
+		t.Errorf("envelope %q -> %q", m.From, m.To)
+	}
+}
+
+// TestToHeaderRoundTrips delivers to recipients whose imported names need quoting or encoding: the
+// To header of every message parses back (net/mail.ParseAddress) to the imported name and address.
+func TestToHeaderRoundTrips(t *testing.T) {
+	long := strings.Repeat(`O"Ab, c\`, 32) // 256 bytes of quotes, commas, spaces and backslashes
+	names := []string{
+		`Renée "René" Martin`,
+		`CONTOSO\jdoe`,
+		`Sean O"Brien`,
+		`Doe, Jane`,
+		`Zoë Ångström 山田太郎`,
+		`"quoted"`,
+		`a\"b`,
+		`Ann (Finance) <ann@evil.example>`,
+		`=?utf-8?q?not_an_encoded_word?=`,
+		long,
+		strings.Repeat("é", 128), // 256 bytes, all non-ASCII
+		"",
+	}
+	f := newNamedFixture(t, names)
+	st := f.drain(t, 1)
+	if st.Sent != len(names) || st.Failed != 0 {
+		t.Errorf("stats %+v counts %v", st, f.counts(t))
+	}
+	got := map[string]*mail.Address{}
+	for _, m := range f.srv.Messages() {
+		if m.ToHeaderErr != nil {
+			t.Errorf("To header of the message to %s does not parse: %v", m.To, m.ToHeaderErr)
+			continue
+		}
+		got[m.To] = m.ToHeader
+	}
+	for i, name := range names {
+		addr := fmt.Sprintf("u%d@p.example", i+1)
+		a := got[addr]
+		if a == nil {
+			t.Errorf("no message to %s", addr)
+			continue
+		}
+		if a.Name != strings.TrimSpace(name) || a.Address != addr {
+			t.Errorf("To header of %s = %q <%s>, want %q", addr, a.Name, a.Address, name)
+		}
+	}
+	for _, m := range f.srv.Messages() {
+		for _, line := range strings.Split(string(m.Data), "\r\n") {
+			if len(line) > 998 {
+				t.Errorf("message to %s has a line of %d bytes", m.To, len(line))
+			}
+		}
+	}
+}
+
+// syncBuf is a log sink safe for the deliverer's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRenderFailureIsLoudAndRetried renders with a subject template that breaks for one recipient:
+// that is our defect, so it is logged as an error, counted for the metrics and retried with backoff,
+// not failed at once like a 550; the others go out.
+func TestRenderFailureIsLoudAndRetried(t *testing.T) {
+	f := newFixture(t, 3)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "subject.tmpl"),
+		[]byte(`{{if eq .Recipient "u2@p.example"}}{{index .Designations 99}}{{end}}Renewal of {{.Specialization}}`), 0o600)
+	tmpl, err := templates.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.d.Renderer.Templates = tmpl
+	var logs syncBuf
+	f.d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	obs := &countingObserver{}
+	f.d.Observer = obs
+	st, err := f.d.Deliver(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sent != 2 || st.RenderErrors != 1 || st.Retried != 1 || st.Failed != 0 || obs.renderFailed != 1 {
+		t.Fatalf("stats %+v, observer %+v", st, obs)
+	}
+	row, _ := f.db.Get(ctx, 2)
+	if row.Status != store.StatusPending || row.NextAttemptAt == nil || !strings.Contains(*row.LastError, "render: ") {
+		t.Errorf("row %+v", row)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "cannot render reminder") ||
+		!strings.Contains(logs.String(), "outbox_id=2") {
+		t.Errorf("no error logged:\n%s", logs.String())
+	}
+}
+
+// countingObserver counts what delivery tells its observer, as the metrics do.
+type countingObserver struct {
+	mu                     sync.Mutex
+	sends                  map[string]int
+	outcomes               map[string]int
+	renderFailed, deferred int
+}
+
+func (o *countingObserver) SMTPSend(outcome string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.sends == nil {
+		o.sends = map[string]int{}
+	}
+	o.sends[outcome]++
+}
+
+func (o *countingObserver) Delivered(outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.outcomes == nil {
+		o.outcomes = map[string]int{}
+	}
+	o.outcomes[outcome]++
+}
+
+func (o *countingObserver) RenderFailed() { o.mu.Lock(); o.renderFailed++; o.mu.Unlock() }
+
+func (o *countingObserver) QuotaDeferred(n int) { o.mu.Lock(); o.deferred += n; o.mu.Unlock() }

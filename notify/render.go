@@ -23,6 +23,7 @@ type Renderer struct {
 	Catalog          *renewal.Catalog
 	Rules            renewal.Rules
 	From             *mail.Address
+	ReplyTo          *mail.Address  // nil: no Reply-To header
 	Location         *time.Location // the zone whose date is "today" when a message is written
 	PartnerCenterURL string         // linked in every email where the partner checks its status; "" hides it
 }
@@ -66,7 +67,7 @@ type EmailData struct {
 	AtRisk                bool // scores are on file for every qualifying designation and none is attained (R9)
 	Assessments           []renewal.Assessment
 	UnknownDesignations   []string // qualifying designations without scores on file
-	PartnerCenterURL      string
+	PartnerCenterURL      string   // where the partner checks its status; "" hides the link
 }
 
 // Data assembles the template data of a reminder written at now: its stage and day counts follow
@@ -143,8 +144,15 @@ func (r *Renderer) Message(rem renewal.Reminder, now time.Time) (*gomail.Msg, te
 	}
 	m := gomail.NewMsg()
 	m.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, r.From)
-	if err := m.AddToFormat(rem.RecipientName, rem.Recipient); err != nil {
+	// net/mail quotes or encodes the name as it needs (quotes, backslashes, commas, non-ASCII), so the
+	// header parses back to the imported name; pasting it into "%s" <%s> does not.
+	to := &mail.Address{Name: rem.RecipientName, Address: rem.Recipient}
+	if _, err := mail.ParseAddress(to.String()); err != nil {
 		return nil, out, fmt.Errorf("reminder %d: recipient %q: %w", rem.OutboxID, rem.Recipient, err)
+	}
+	m.SetAddrHeaderFromMailAddress(gomail.HeaderTo, to)
+	if r.ReplyTo != nil {
+		m.SetAddrHeaderFromMailAddress(gomail.HeaderReplyTo, r.ReplyTo)
 	}
 	m.Subject(out.Subject)
 	m.SetMessageIDWithValue(strings.Trim(rem.MessageID, "<>"))

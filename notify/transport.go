@@ -3,12 +3,15 @@ package notify
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +64,10 @@ func classify(err error) *SendError {
 
 // replyCode returns the SMTP reply code carried by err, or 0 for errors without one (network).
 func replyCode(err error) int {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code
+	}
 	var ge *gomail.SendError
 	if errors.As(err, &ge) {
 		if c := ge.ErrorCode(); c != 0 {
@@ -77,6 +84,15 @@ func replyCode(err error) int {
 
 var replyCodeRE = regexp.MustCompile(`(?:^|\W)([45]\d\d)[ -]\d?`)
 
+// SMTP authentication settings (mail.smtp.auth).
+const (
+	AuthAuto    = "auto"    // with a username: the strongest password mechanism the server offers
+	AuthNone    = "none"    // never authenticate
+	AuthPlain   = "plain"   // SASL PLAIN
+	AuthLogin   = "login"   // SASL LOGIN
+	AuthXOAUTH2 = "xoauth2" // SASL XOAUTH2 with a client-credentials access token (Microsoft 365)
+)
+
 // SMTPConfig configures the SMTP transport.
 type SMTPConfig struct {
 	Host     string
@@ -84,14 +100,26 @@ type SMTPConfig struct {
 	Username string
 	Password string // never logged
 	TLS      string // starttls, tls or none
+	Auth     string // auto (default), none, plain, login or xoauth2
 	Timeout  time.Duration
-	// TLSConfig overrides the TLS settings (tests with their own CA).
+	// CAPEM holds PEM certificates trusted for this server in addition to the system roots.
+	CAPEM []byte
+	// ServerName is the name verified in the server certificate (default: Host).
+	ServerName string
+	// OAuth2 gets the access token when Auth is xoauth2.
+	OAuth2 *OAuth2Config
+	// Now is the clock for token expiry (default time.Now).
+	Now func() time.Time
+	// TLSConfig overrides the TLS settings built from CAPEM and ServerName.
 	TLSConfig *tls.Config
 }
 
-// SMTP sends through an SMTP server with go-mail, one connection per session.
+// SMTP sends through an SMTP server with go-mail, one connection per session. It keeps the XOAUTH2
+// access token across sessions.
 type SMTP struct {
-	cfg SMTPConfig
+	cfg    SMTPConfig
+	tls    *tls.Config
+	tokens *tokenCache // nil unless Auth is xoauth2
 }
 
 // NewSMTP checks cfg and returns the transport. TLS "none" is refused unless host is loopback.
@@ -105,10 +133,67 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	default:
 		return nil, fmt.Errorf("smtp: unknown tls mode %q", cfg.TLS)
 	}
+	if cfg.Auth == "" {
+		cfg.Auth = AuthAuto
+	}
+	switch cfg.Auth {
+	case AuthAuto, AuthNone:
+	case AuthPlain, AuthLogin, AuthXOAUTH2:
+		if cfg.Username == "" {
+			return nil, fmt.Errorf("smtp: auth %q needs a username", cfg.Auth)
+		}
+	default:
+		return nil, fmt.Errorf("smtp: unknown auth %q", cfg.Auth)
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &SMTP{cfg: cfg}, nil
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	t := &SMTP{cfg: cfg, tls: cfg.TLSConfig}
+	if t.tls == nil {
+		tc, err := tlsConfig(cfg.Host, cfg.ServerName, cfg.CAPEM)
+		if err != nil {
+			return nil, err
+		}
+		t.tls = tc
+	}
+	if cfg.Auth == AuthXOAUTH2 {
+		if cfg.OAuth2 == nil || cfg.OAuth2.TokenURL == "" || cfg.OAuth2.ClientID == "" {
+			return nil, errors.New("smtp: auth \"xoauth2\" needs an OAuth2 token URL and client id")
+		}
+		t.tokens = newTokenCache(*cfg.OAuth2, cfg.Now)
+	}
+	return t, nil
+}
+
+// tlsConfig trusts the system roots plus caPEM, verifies serverName (default host) and speaks TLS
+// 1.2 at least.
+func tlsConfig(host, serverName string, caPEM []byte) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if serverName != "" {
+		tc.ServerName = serverName
+	}
+	if len(caPEM) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, errors.New("smtp: no PEM certificate found in the CA file")
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// TokenFetches returns how many access tokens were requested (XOAUTH2), for tests and mail test.
+func (t *SMTP) TokenFetches() int {
+	if t.tokens == nil {
+		return 0
+	}
+	return t.tokens.Fetches()
 }
 
 func isLoopback(host string) bool {
@@ -119,22 +204,18 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// client returns a go-mail client that dials and speaks TLS as configured; authentication is done
+// by the session, which needs to know the mechanism and retry XOAUTH2 with a fresh token.
 func (t *SMTP) client() (*gomail.Client, error) {
-	opts := []gomail.Option{gomail.WithPort(t.cfg.Port), gomail.WithTimeout(t.cfg.Timeout), gomail.WithoutNoop()}
+	opts := []gomail.Option{gomail.WithPort(t.cfg.Port), gomail.WithTimeout(t.cfg.Timeout), gomail.WithoutNoop(),
+		gomail.WithSMTPAuth(gomail.SMTPAuthNoAuth), gomail.WithTLSConfig(t.tls)}
 	switch t.cfg.TLS {
 	case "starttls":
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory)) // never a plain-text fallback
 	case "tls":
 		opts = append(opts, gomail.WithSSL())
 	case "none":
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
-	}
-	if t.cfg.TLSConfig != nil {
-		opts = append(opts, gomail.WithTLSConfig(t.cfg.TLSConfig))
-	}
-	if t.cfg.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
-			gomail.WithUsername(t.cfg.Username), gomail.WithPassword(t.cfg.Password))
 	}
 	c, err := gomail.NewClient(t.cfg.Host, opts...)
 	if err != nil {
@@ -158,22 +239,135 @@ type smtpSession struct {
 	t  *SMTP
 	c  *gomail.Client
 	sc *smtp.Client // nil after a broken connection: the next Send redials
+
+	mechanism string // the SASL mechanism used, "" for none
+	reply     string // the server's answer to the last message's data
 }
 
+func (s *smtpSession) addr() string {
+	return net.JoinHostPort(s.t.cfg.Host, fmt.Sprint(s.t.cfg.Port))
+}
+
+// dial connects and authenticates. A connection, TLS or login failure is temporary: it is retried,
+// never final. An XOAUTH2 token the server refuses (535) is replaced once and the connection retried.
 func (s *smtpSession) dial(ctx context.Context) error {
+	err := s.connect(ctx)
+	var token string
+	if err == nil {
+		token, err = s.authenticate(ctx)
+	}
+	if err != nil && token != "" && replyCode(err) == 535 {
+		s.t.tokens.Invalidate(token)
+		s.close()
+		if err = s.connect(ctx); err == nil {
+			if _, err = s.authenticate(ctx); err != nil {
+				err = fmt.Errorf("refused a freshly fetched token too: %w", err)
+			}
+		}
+	}
+	if err != nil {
+		s.close()
+		se := classify(err)
+		se.Temporary = true
+		se.Reply = "connect to " + s.addr() + ": " + describeDialError(err)
+		return se
+	}
+	return nil
+}
+
+// connect dials, says EHLO and starts TLS.
+func (s *smtpSession) connect(ctx context.Context) error {
 	c, err := s.t.client()
 	if err != nil {
-		return &SendError{Temporary: true, Reply: err.Error(), Err: err}
+		return err
 	}
 	sc, err := c.DialToSMTPClientWithContext(ctx)
 	if err != nil {
-		se := classify(err)
-		se.Temporary = true // a refused or failed connection (or login) is retried, never final
-		se.Reply = "connect to " + net.JoinHostPort(s.t.cfg.Host, fmt.Sprint(s.t.cfg.Port)) + ": " + se.Reply
-		return se
+		return err
 	}
 	s.c, s.sc = c, sc
 	return nil
+}
+
+// authenticate logs in as configured and returns the XOAUTH2 token it used ("" otherwise).
+func (s *smtpSession) authenticate(ctx context.Context) (string, error) {
+	cfg := s.t.cfg
+	if cfg.Auth == AuthNone || (cfg.Auth == AuthAuto && cfg.Username == "") {
+		return "", nil
+	}
+	ok, offered := s.sc.Extension("AUTH")
+	if !ok {
+		return "", fmt.Errorf("server offers no AUTH; mail.smtp.auth = %q needs it", cfg.Auth)
+	}
+	mechs := strings.Fields(strings.ToUpper(offered))
+	has := func(m string) bool { return slices.Contains(mechs, m) }
+	unenc := cfg.TLS == "none" // only ever to a loopback host
+	var a smtp.Auth
+	var mech, token string
+	switch cfg.Auth {
+	case AuthPlain:
+		mech, a = "PLAIN", smtp.PlainAuth("", cfg.Username, cfg.Password, cfg.Host, unenc)
+	case AuthLogin:
+		mech, a = "LOGIN", smtp.LoginAuth(cfg.Username, cfg.Password, cfg.Host, unenc)
+	case AuthXOAUTH2:
+		mech = "XOAUTH2"
+		if has(mech) {
+			var err error
+			if token, err = s.t.tokens.Token(ctx); err != nil {
+				return "", err
+			}
+			a = smtp.XOAuth2Auth(cfg.Username, token)
+		}
+	case AuthAuto:
+		state, _ := s.sc.GetTLSConnectionState()
+		switch {
+		case has("SCRAM-SHA-256-PLUS") && state != nil:
+			mech, a = "SCRAM-SHA-256-PLUS", smtp.ScramSHA256PlusAuth(cfg.Username, cfg.Password, state)
+		case has("SCRAM-SHA-256"):
+			mech, a = "SCRAM-SHA-256", smtp.ScramSHA256Auth(cfg.Username, cfg.Password)
+		case has("SCRAM-SHA-1-PLUS") && state != nil:
+			mech, a = "SCRAM-SHA-1-PLUS", smtp.ScramSHA1PlusAuth(cfg.Username, cfg.Password, state)
+		case has("SCRAM-SHA-1"):
+			mech, a = "SCRAM-SHA-1", smtp.ScramSHA1Auth(cfg.Username, cfg.Password)
+		case has("CRAM-MD5"):
+			mech, a = "CRAM-MD5", smtp.CRAMMD5Auth(cfg.Username, cfg.Password)
+		case has("PLAIN"):
+			mech, a = "PLAIN", smtp.PlainAuth("", cfg.Username, cfg.Password, cfg.Host, unenc)
+		case has("LOGIN"):
+			mech, a = "LOGIN", smtp.LoginAuth(cfg.Username, cfg.Password, cfg.Host, unenc)
+		default:
+			return "", fmt.Errorf("server offers AUTH %s: none that renewald speaks with a password", offered)
+		}
+	}
+	if !has(mech) {
+		return "", fmt.Errorf("server does not offer AUTH %s (it offers %s)", mech, offered)
+	}
+	if err := s.sc.Auth(a); err != nil {
+		return token, fmt.Errorf("AUTH %s as %s: %w", mech, cfg.Username, err)
+	}
+	s.mechanism = mech
+	return token, nil
+}
+
+// describeDialError words a connection failure for operators: a certificate that does not verify
+// says so with the x509 reason.
+func describeDialError(err error) string {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var tv *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &ua), errors.As(err, &hn), errors.As(err, &ci), errors.As(err, &tv):
+		return "TLS certificate not trusted (nothing sent): " + oneLineLimit(err.Error(), 400)
+	}
+	return oneLineLimit(err.Error(), 500)
+}
+
+func (s *smtpSession) close() {
+	if s.sc != nil {
+		s.sc.Close()
+	}
+	s.sc = nil
 }
 
 func (s *smtpSession) Send(ctx context.Context, _ int64, env *Envelope) error {
@@ -198,13 +392,16 @@ func (s *smtpSession) Send(ctx context.Context, _ int64, env *Envelope) error {
 }
 
 func (s *smtpSession) transaction(env *Envelope) error {
+	s.reply = ""
 	if err := s.sc.UpdateDeadline(s.t.cfg.Timeout); err != nil {
 		return err
 	}
-	if err := s.sc.Mail(env.From); err != nil {
+	// go-mail's low-level client sends the path as given: RFC 5321 wants it in angle brackets, and
+	// strict relays refuse it without them (501 5.1.7).
+	if err := s.sc.Mail(envelopePath(env.From)); err != nil {
 		return err
 	}
-	if err := s.sc.Rcpt(env.To); err != nil {
+	if err := s.sc.Rcpt(envelopePath(env.To)); err != nil {
 		return err
 	}
 	w, err := s.sc.Data()
@@ -215,7 +412,47 @@ func (s *smtpSession) transaction(env *Envelope) error {
 		w.Close()
 		return err
 	}
-	return w.Close()
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if dc, ok := w.(*smtp.DataCloser); ok {
+		s.reply = dc.ServerResponse()
+	}
+	return nil
+}
+
+// TestResult is what the server said to a test message, and how the session was secured.
+type TestResult struct {
+	Reply      string // the server's answer to the message data, e.g. "2.0.0 Ok: queued as 4F2"
+	TLSVersion string // "TLS 1.3", or "none"
+	Auth       string // the SASL mechanism used, or "none"
+}
+
+// Test sends one message on a session of its own and reports the server's answer, the TLS version
+// and the authentication mechanism (renewald mail test). The error is a *SendError.
+func (t *SMTP) Test(ctx context.Context, env *Envelope) (TestResult, error) {
+	s := &smtpSession{t: t}
+	if err := s.dial(ctx); err != nil {
+		return TestResult{}, err
+	}
+	defer s.Close()
+	res := TestResult{TLSVersion: "none", Auth: "none"}
+	if st, err := s.sc.GetTLSConnectionState(); err == nil && st != nil {
+		res.TLSVersion = tls.VersionName(st.Version)
+	}
+	if s.mechanism != "" {
+		res.Auth = s.mechanism
+	}
+	if err := s.transaction(env); err != nil {
+		return res, classify(err)
+	}
+	res.Reply = strings.Join(strings.Fields(s.reply), " ")
+	return res, nil
+}
+
+// envelopePath returns addr as an RFC 5321 path: "<addr>".
+func envelopePath(addr string) string {
+	return "<" + strings.TrimSuffix(strings.TrimPrefix(addr, "<"), ">") + ">"
 }
 
 func (s *smtpSession) Close() error {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,16 +59,38 @@ type MailConfig struct {
 	LeaseSeconds       int        `toml:"lease_seconds"`
 	RatePerSecond      float64    `toml:"rate_per_second"`
 	TemplatesDir       string     `toml:"templates_dir"`
+	ReplyTo            string     `toml:"reply_to"`
+	MaxPerMinute       int        `toml:"max_per_minute"`
+	MaxPerDay          int        `toml:"max_per_day"`
+	PartnerCenterURL   string     `toml:"partner_center_url"`
 	SMTP               SMTPConfig `toml:"smtp"`
 }
 
+// DefaultPartnerCenterURL is where partners check their specializations.
+const DefaultPartnerCenterURL = "https://partner.microsoft.com/dashboard/v2/membership/advancedspecialization"
+
+// DefaultOAuth2Scopes is the scope of SMTP sending in Exchange Online.
+var DefaultOAuth2Scopes = []string{"https://outlook.office365.com/.default"}
+
 // SMTPConfig is [mail.smtp].
 type SMTPConfig struct {
-	Host         string `toml:"host"`
-	Port         int    `toml:"port"`
-	Username     string `toml:"username"`
-	PasswordFile string `toml:"password_file"`
-	TLS          string `toml:"tls"`
+	Host         string       `toml:"host"`
+	Port         int          `toml:"port"`
+	Username     string       `toml:"username"`
+	PasswordFile string       `toml:"password_file"`
+	TLS          string       `toml:"tls"`
+	Auth         string       `toml:"auth"`
+	CAFile       string       `toml:"ca_file"`
+	ServerName   string       `toml:"server_name"`
+	OAuth2       OAuth2Config `toml:"oauth2"`
+}
+
+// OAuth2Config is [mail.smtp.oauth2]: the client-credentials grant for auth = "xoauth2".
+type OAuth2Config struct {
+	TokenURL         string   `toml:"token_url"`
+	ClientID         string   `toml:"client_id"`
+	ClientSecretFile string   `toml:"client_secret_file"`
+	Scopes           []string `toml:"scopes"`
 }
 
 // MetricsConfig is [metrics].
@@ -113,7 +137,9 @@ func DefaultConfig() Config {
 			BatchSize:          100,
 			LeaseSeconds:       300,
 			TemplatesDir:       "",
-			SMTP:               SMTPConfig{Host: "localhost", Port: 587, TLS: "starttls"},
+			PartnerCenterURL:   DefaultPartnerCenterURL,
+			SMTP: SMTPConfig{Host: "localhost", Port: 587, TLS: "starttls", Auth: "auto",
+				OAuth2: OAuth2Config{Scopes: slices.Clone(DefaultOAuth2Scopes)}},
 		},
 	}
 }
@@ -131,7 +157,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	cfg.path = path
 	// Lists replace the defaults rather than merge with them.
-	cfg.Renewal.OffsetsDays, cfg.Renewal.RecipientRoles = nil, nil
+	cfg.Renewal.OffsetsDays, cfg.Renewal.RecipientRoles, cfg.Mail.SMTP.OAuth2.Scopes = nil, nil, nil
 	md, err := toml.Decode(string(data), &cfg)
 	if err != nil {
 		var perr toml.ParseError
@@ -153,6 +179,9 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if !md.IsDefined("renewal", "recipient_roles") {
 		cfg.Renewal.RecipientRoles = def.Renewal.RecipientRoles
+	}
+	if !md.IsDefined("mail", "smtp", "oauth2", "scopes") {
+		cfg.Mail.SMTP.OAuth2.Scopes = def.Mail.SMTP.OAuth2.Scopes
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%s: %w", path, err)
@@ -211,6 +240,22 @@ func (c Config) Validate() error {
 	if m.RatePerSecond < 0 {
 		bad("mail.rate_per_second", m.RatePerSecond, "must not be negative")
 	}
+	if m.ReplyTo != "" {
+		if _, err := parseAddress(m.ReplyTo); err != nil {
+			bad("mail.reply_to", fmt.Sprintf("%q", m.ReplyTo), err.Error())
+		}
+	}
+	if m.MaxPerMinute < 0 || m.MaxPerMinute > 1_000_000 {
+		bad("mail.max_per_minute", m.MaxPerMinute, "out of range 0..1000000")
+	}
+	if m.MaxPerDay < 0 || m.MaxPerDay > 100_000_000 {
+		bad("mail.max_per_day", m.MaxPerDay, "out of range 0..100000000")
+	}
+	if m.PartnerCenterURL != "" {
+		if err := checkURL(m.PartnerCenterURL, false); err != nil {
+			bad("mail.partner_center_url", fmt.Sprintf("%q", m.PartnerCenterURL), err.Error())
+		}
+	}
 	s := m.SMTP
 	if m.Transport == "smtp" {
 		if s.Host == "" {
@@ -227,6 +272,32 @@ func (c Config) Validate() error {
 			}
 		default:
 			bad("mail.smtp.tls", fmt.Sprintf("%q", s.TLS), `must be "starttls", "tls" or "none"`)
+		}
+		switch s.Auth {
+		case "auto", "none":
+		case "plain", "login", "xoauth2":
+			if s.Username == "" {
+				bad("mail.smtp.username", `""`, fmt.Sprintf("must be set when mail.smtp.auth is %q", s.Auth))
+			}
+		default:
+			bad("mail.smtp.auth", fmt.Sprintf("%q", s.Auth), `must be "auto", "none", "plain", "login" or "xoauth2"`)
+		}
+		if s.ServerName != "" && !validHostname(s.ServerName) {
+			bad("mail.smtp.server_name", fmt.Sprintf("%q", s.ServerName), "not a host name")
+		}
+		if s.Auth == "xoauth2" {
+			o := s.OAuth2
+			if o.TokenURL == "" {
+				bad("mail.smtp.oauth2.token_url", `""`, `must be set when mail.smtp.auth is "xoauth2"`)
+			} else if err := checkURL(o.TokenURL, true); err != nil {
+				bad("mail.smtp.oauth2.token_url", fmt.Sprintf("%q", o.TokenURL), err.Error())
+			}
+			if o.ClientID == "" {
+				bad("mail.smtp.oauth2.client_id", `""`, `must be set when mail.smtp.auth is "xoauth2"`)
+			}
+			if len(o.Scopes) == 0 {
+				bad("mail.smtp.oauth2.scopes", "[]", `must name at least one scope when mail.smtp.auth is "xoauth2"`)
+			}
 		}
 	}
 	if c.Metrics.Listen != "" {
@@ -270,6 +341,49 @@ func (c Config) Catalog() (*renewal.Catalog, error) {
 		return nil, fmt.Errorf("renewal.catalog_file %s: %w", c.Renewal.CatalogFile, err)
 	}
 	return cat, nil
+}
+
+// checkURL accepts an absolute https URL (http only to a loopback host when loopbackHTTP is set)
+// without user information.
+func checkURL(s string, loopbackHTTP bool) error {
+	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return errors.New("contains spaces or control characters")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	if u.Host == "" || u.User != nil {
+		return errors.New("want an absolute URL like https://host/path, without user information")
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && loopbackHTTP && isLoopbackHost(u.Hostname()):
+	default:
+		return errors.New("want an https URL")
+	}
+	return nil
+}
+
+// validHostname reports whether s is a DNS name or an IP address.
+func validHostname(s string) bool {
+	if net.ParseIP(s) != nil {
+		return true
+	}
+	if len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // isLoopbackHost reports whether host names this machine's loopback interface.

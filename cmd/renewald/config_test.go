@@ -51,6 +51,18 @@ func TestConfigErrors(t *testing.T) {
 		{"bad program start", "[renewal]\nprogram_start = \"2023-02-30\"\n", "program_start"},
 		{"syntax", "[schedule\ncron = 1\n", ".toml:2:"},
 		{"wrong type", "[schedule]\ncatch_up_days = \"seven\"\n", "catch_up_days"},
+		{"bad reply_to", "[mail]\nreply_to = \"nobody\"\n", "mail.reply_to"},
+		{"negative max_per_day", "[mail]\nmax_per_day = -1\n", "mail.max_per_day"},
+		{"negative max_per_minute", "[mail]\nmax_per_minute = -5\n", "mail.max_per_minute"},
+		{"partner_center_url not https", "[mail]\npartner_center_url = \"javascript:alert(1)\"\n", "mail.partner_center_url"},
+		{"bad auth", "[mail.smtp]\nauth = \"kerberos\"\n", "mail.smtp.auth"},
+		{"plain without username", "[mail.smtp]\nauth = \"plain\"\n", "mail.smtp.username"},
+		{"bad server_name", "[mail.smtp]\nserver_name = \"not a host\"\n", "mail.smtp.server_name"},
+		{"xoauth2 without token_url", "[mail.smtp]\nauth = \"xoauth2\"\nusername = \"r@example.com\"\n[mail.smtp.oauth2]\nclient_id = \"x\"\n", "mail.smtp.oauth2.token_url"},
+		{"xoauth2 without client_id", "[mail.smtp]\nauth = \"xoauth2\"\nusername = \"r@example.com\"\n[mail.smtp.oauth2]\ntoken_url = \"https://login.example.com/t\"\n", "mail.smtp.oauth2.client_id"},
+		{"token_url in plain http", "[mail.smtp]\nauth = \"xoauth2\"\nusername = \"r@example.com\"\n[mail.smtp.oauth2]\nclient_id = \"x\"\ntoken_url = \"http://login.example.com/t\"\n", "mail.smtp.oauth2.token_url"},
+		{"empty scopes", "[mail.smtp]\nauth = \"xoauth2\"\nusername = \"r@example.com\"\n[mail.smtp.oauth2]\nclient_id = \"x\"\ntoken_url = \"https://login.example.com/t\"\nscopes = []\n", "mail.smtp.oauth2.scopes"},
+		{"unknown oauth2 key", "[mail.smtp.oauth2]\ntenant = \"x\"\n", "unknown key mail.smtp.oauth2.tenant"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, "c.toml", tc.toml)
@@ -87,6 +99,32 @@ func TestConfigCheckReadsReferencedFiles(t *testing.T) {
 	code, _, errs := runMain(t, nil, now, "--config", p, "config", "check")
 	if code != 2 || !strings.Contains(errs, "password_file") {
 		t.Errorf("missing password file: exit %d %q", code, errs)
+	}
+	p = writeFile(t, "c.toml", "[mail.smtp]\nca_file = \"/nonexistent/ca.pem\"\n")
+	code, _, errs = runMain(t, nil, now, "--config", p, "config", "check")
+	if code != 2 || !strings.Contains(errs, "mail.smtp.ca_file") {
+		t.Errorf("missing CA file: exit %d %q", code, errs)
+	}
+	notPEM := writeFile(t, "ca.pem", "hello\n")
+	p = writeFile(t, "c.toml", "[mail.smtp]\nca_file = \""+notPEM+"\"\n")
+	code, _, errs = runMain(t, nil, now, "--config", p, "config", "check")
+	if code != 2 || !strings.Contains(errs, "no PEM certificate") {
+		t.Errorf("CA file without a certificate: exit %d %q", code, errs)
+	}
+	xo := "[mail.smtp]\nauth = \"xoauth2\"\nusername = \"r@example.com\"\n[mail.smtp.oauth2]\nclient_id = \"x\"\ntoken_url = \"https://login.example.com/t\"\n"
+	p = writeFile(t, "c.toml", xo+"client_secret_file = \"/nonexistent/secret\"\n")
+	code, _, errs = runMain(t, nil, now, "--config", p, "config", "check")
+	if code != 2 || !strings.Contains(errs, "mail.smtp.oauth2.client_secret_file") {
+		t.Errorf("missing client secret file: exit %d %q", code, errs)
+	}
+	p = writeFile(t, "c.toml", xo)
+	code, _, errs = runMain(t, nil, now, "--config", p, "config", "check")
+	if code != 2 || !strings.Contains(errs, "RENEWALD_OAUTH2_CLIENT_SECRET") {
+		t.Errorf("no client secret: exit %d %q", code, errs)
+	}
+	code, out, errs := runMain(t, map[string]string{"RENEWALD_OAUTH2_CLIENT_SECRET": "s3cret-value"}, now, "--config", p, "config", "check")
+	if code != 0 || strings.Contains(out+errs, "s3cret-value") {
+		t.Errorf("client secret from the environment: exit %d %q %q", code, out, errs)
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "subject.tmpl"), []byte("{{.Broken"), 0o600)

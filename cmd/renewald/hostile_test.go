@@ -187,3 +187,58 @@ func TestConcurrentOperatorsWhileDaemonRuns(t *testing.T) {
 		t.Errorf("daemon saw a locked database:\n%s", derr.String())
 	}
 }
+
+// TestOAuth2SecretsStayOut runs the daemon's commands with auth = "xoauth2" against the loopback
+// Microsoft 365 stand-in, delivering and failing (token endpoint refusing, then down), with debug
+// logs: neither the client secret nor any access token issued appears in any output.
+func TestOAuth2SecretsStayOut(t *testing.T) {
+	x := startM365(t)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	os.WriteFile(caFile, x.ca.PEM, 0o600)
+	secretFile := filepath.Join(dir, "client-secret")
+	os.WriteFile(secretFile, []byte(oauthClientSecret+"\n"), 0o600)
+	e := smtpEnv(t, x.config(t, caFile, secretFile))
+	// Reminders go out on their due dates only (R13): the binary's clock steps from the fixture's day
+	// to the end of each backfilled range before it delivers.
+	e.clock = fixtureDay
+	var all strings.Builder
+	var tokens []string
+	run := func(args ...string) {
+		_, out, errs := e.run(append([]string{"--log-level", "debug"}, args...)...)
+		all.WriteString(out + errs)
+		if tok := x.te.LastToken(); tok != "" && (len(tokens) == 0 || tokens[len(tokens)-1] != tok) {
+			tokens = append(tokens, tok)
+		}
+	}
+	run("config", "check")
+	run("import", fixture("partners.json"))
+	run("tick", "--as-of", "2026-01-15")
+	run("outbox", "list", "--json")
+	run("mail", "test", "--to", "ops@example.com")
+	x.te.Revoke() // the next delivery gets 535, refreshes once
+	e.clock = "2026-03-31T06:00:00Z"
+	run("backfill", "--from", "2026-02-01", "--to", "2026-03-31")
+	run("deliver")
+	x.te.Fail(503)
+	e.clock = "2026-04-15T06:00:00Z"
+	run("backfill", "--from", "2026-04-01", "--to", "2026-04-15")
+	run("deliver")
+	run("mail", "test", "--to", "ops@example.com")
+	x.te.Close()
+	run("mail", "test", "--to", "ops@example.com")
+	run("outbox", "list", "--json")
+	if x.srv.Count() < 3 || len(tokens) < 2 {
+		t.Fatalf("not exercised: %d messages accepted, %d tokens issued\n%s", x.srv.Count(), len(tokens), all.String())
+	}
+	for _, secret := range append([]string{oauthClientSecret}, tokens...) {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("%q leaked:\n%s", secret, all.String())
+		}
+	}
+	for _, want := range []string{"HTTP 503", "temporary delivery failure", "connection refused"} {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("output lacks %q: a failure path was not exercised\n%s", want, all.String())
+		}
+	}
+}

@@ -105,6 +105,7 @@ func (m *Main) commands() []command {
 		{"renewal", "record|clear that a renewal is done: its later reminders are not sent", (*Main).cmdRenewal},
 		{"migrate", "apply database migrations", (*Main).cmdMigrate},
 		{"demo", "sample data in a scratch folder, a tick as of today, emails as .eml files", (*Main).cmdDemo},
+		{"mail", "mail test --to ADDRESS [--json]: send one test message through the configured transport", (*Main).cmdMail},
 		{"config", "config check: validate the configuration", (*Main).cmdConfig},
 		{"version", "print the version", (*Main).cmdVersion},
 	}

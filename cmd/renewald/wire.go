@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/mail"
 	"os"
 	"strings"
 	"time"
@@ -52,6 +54,12 @@ func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
 	if err != nil {
 		return nil, asUsage(fmt.Errorf("mail.from: %w", err))
 	}
+	var replyTo *mail.Address
+	if cfg.Mail.ReplyTo != "" {
+		if replyTo, err = parseAddress(cfg.Mail.ReplyTo); err != nil {
+			return nil, asUsage(fmt.Errorf("mail.reply_to: %w", err))
+		}
+	}
 	db, err := m.openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -61,8 +69,9 @@ func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
 	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	a := &app{
 		cfg: cfg, db: db, catalog: cat, rules: rules, roles: roles,
-		outbox:   &store.Outbox{DB: db, RoleKeys: roles.Keys(), Lease: time.Duration(cfg.Mail.LeaseSeconds) * time.Second},
-		renderer: &notify.Renderer{Templates: tmpl, Catalog: cat, Rules: rules, From: from, Location: cfg.Location()},
+		outbox: &store.Outbox{DB: db, RoleKeys: roles.Keys(), Lease: time.Duration(cfg.Mail.LeaseSeconds) * time.Second},
+		renderer: &notify.Renderer{Templates: tmpl, Catalog: cat, Rules: rules, From: from, ReplyTo: replyTo,
+			Location: cfg.Location(), PartnerCenterURL: cfg.Mail.PartnerCenterURL},
 	}
 	a.scanner = &scheduler.Scanner{DB: db, Rules: rules, Catalog: cat, Roles: roles, MessageIDDomain: domain,
 		Logger: m.logger, DryRunOut: m.Stdout}
@@ -76,20 +85,62 @@ func (m *Main) transport(cfg Config) (notify.Transport, error) {
 	if cfg.Mail.Transport == "file" {
 		return &notify.File{Dir: cfg.Mail.FileDir}, nil
 	}
-	s := cfg.Mail.SMTP
-	password := m.Getenv("RENEWALD_SMTP_PASSWORD")
-	if s.PasswordFile != "" {
-		b, err := os.ReadFile(s.PasswordFile)
-		if err != nil {
-			return nil, asUsage(fmt.Errorf("mail.smtp.password_file: %w", err))
-		}
-		password = strings.TrimRight(string(b), "\r\n")
+	t, err := m.smtpTransport(cfg)
+	if err != nil {
+		return nil, err
 	}
-	t, err := notify.NewSMTP(notify.SMTPConfig{Host: s.Host, Port: s.Port, Username: s.Username, Password: password, TLS: s.TLS})
+	return t, nil
+}
+
+// smtpTransport builds the SMTP transport, reading the password, CA and client secret files; errors
+// name the key, never a secret.
+func (m *Main) smtpTransport(cfg Config) (*notify.SMTP, error) {
+	s := cfg.Mail.SMTP
+	password, err := m.secret(s.PasswordFile, "RENEWALD_SMTP_PASSWORD", "mail.smtp.password_file")
+	if err != nil {
+		return nil, err
+	}
+	sc := notify.SMTPConfig{Host: s.Host, Port: s.Port, Username: s.Username, Password: password, TLS: s.TLS,
+		Auth: s.Auth, ServerName: s.ServerName, Now: m.Now}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, asUsage(fmt.Errorf("mail.smtp.ca_file: %w", err))
+		}
+		if !bytes.Contains(pem, []byte("-----BEGIN CERTIFICATE-----")) {
+			return nil, asUsage(fmt.Errorf("mail.smtp.ca_file %s: no PEM certificate in it", s.CAFile))
+		}
+		sc.CAPEM = pem
+	}
+	if s.Auth == notify.AuthXOAUTH2 {
+		o := s.OAuth2
+		secret, err := m.secret(o.ClientSecretFile, "RENEWALD_OAUTH2_CLIENT_SECRET", "mail.smtp.oauth2.client_secret_file")
+		if err != nil {
+			return nil, err
+		}
+		if secret == "" {
+			return nil, usageErrorf("mail.smtp.oauth2.client_secret_file: not set and RENEWALD_OAUTH2_CLIENT_SECRET is empty: auth = \"xoauth2\" needs the client secret")
+		}
+		sc.OAuth2 = &notify.OAuth2Config{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: secret, Scopes: o.Scopes}
+	}
+	t, err := notify.NewSMTP(sc)
 	if err != nil {
 		return nil, asUsage(err)
 	}
 	return t, nil
+}
+
+// secret reads a secret from file (named by key in errors) or, when file is "", from the
+// environment variable env. Trailing line breaks are dropped.
+func (m *Main) secret(file, env, key string) (string, error) {
+	if file == "" {
+		return m.Getenv(env), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", asUsage(fmt.Errorf("%s: %w", key, err))
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // deliverer builds the delivery side.
@@ -105,8 +156,20 @@ func (m *Main) deliverer(a *app) (*notify.Deliverer, error) {
 		BackoffBase: time.Duration(mc.BackoffBaseSeconds) * time.Second,
 		Jitter:      rand.Float64, Logger: m.logger,
 	}
+	// Pace sends at the stricter of rate_per_second and max_per_minute; the quotas themselves are
+	// counted from the outbox, across processes.
+	limit := rate.Inf
 	if mc.RatePerSecond > 0 {
-		d.Limiter = rate.NewLimiter(rate.Limit(mc.RatePerSecond), 1)
+		limit = rate.Limit(mc.RatePerSecond)
+	}
+	if mc.MaxPerMinute > 0 {
+		limit = min(limit, rate.Limit(float64(mc.MaxPerMinute)/60))
+	}
+	if limit != rate.Inf {
+		d.Limiter = rate.NewLimiter(limit, 1)
+	}
+	if mc.MaxPerDay > 0 || mc.MaxPerMinute > 0 {
+		d.Quota = &notify.Quota{PerDay: mc.MaxPerDay, PerMinute: mc.MaxPerMinute, Location: a.cfg.Location(), Store: a.outbox}
 	}
 	return d, nil
 }

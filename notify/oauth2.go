@@ -1,0 +1,168 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// OAuth2Config is the client-credentials grant that gets the XOAUTH2 access token (Microsoft Entra
+// ID for Microsoft 365: token URL https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token,
+// scope https://outlook.office365.com/.default).
+type OAuth2Config struct {
+	TokenURL     string
+	ClientID     string
+	ClientSecret string // never logged, never in an error
+	Scopes       []string
+	// HTTPClient, when set, is used for the token endpoint (default: http.DefaultClient with Timeout).
+	HTTPClient *http.Client
+	Timeout    time.Duration // per token request; default 30 s
+}
+
+// tokenRefreshMargin is how long before its expiry a cached token stops being used.
+const tokenRefreshMargin = 5 * time.Minute
+
+// ErrTokenEndpoint marks a failure to get an access token from the token endpoint.
+var ErrTokenEndpoint = errors.New("oauth2 token endpoint")
+
+// tokenCache fetches access tokens with the client-credentials grant and reuses one across
+// sessions until tokenRefreshMargin before it expires. Its clock is injected.
+type tokenCache struct {
+	cfg  clientcredentials.Config
+	http *http.Client
+	now  func() time.Time
+
+	mu      sync.Mutex
+	token   string
+	expiry  time.Time // zero: the endpoint gave no lifetime; kept until refused
+	fetches int
+}
+
+func newTokenCache(c OAuth2Config, now func() time.Time) *tokenCache {
+	hc := c.HTTPClient
+	if hc == nil {
+		timeout := c.Timeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		hc = &http.Client{Timeout: timeout}
+	}
+	return &tokenCache{
+		cfg: clientcredentials.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: c.TokenURL,
+			Scopes: c.Scopes, AuthStyle: oauth2.AuthStyleInParams},
+		http: hc, now: now,
+	}
+}
+
+// Token returns a cached token still valid for at least the margin, or fetches a new one.
+func (c *tokenCache) Token(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if c.token != "" && (c.expiry.IsZero() || now.Before(c.expiry.Add(-tokenRefreshMargin))) {
+		return c.token, nil
+	}
+	c.token = ""
+	c.fetches++
+	tok, err := c.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
+	if err != nil {
+		return "", c.describe(err)
+	}
+	c.token = tok.AccessToken
+	// The library computes Expiry from its own clock; the lifetime it was given is measured from ours.
+	switch secs := expiresIn(tok); {
+	case secs > 0:
+		c.expiry = now.Add(time.Duration(secs) * time.Second)
+	case !tok.Expiry.IsZero():
+		c.expiry = tok.Expiry
+	default:
+		c.expiry = time.Time{}
+	}
+	return c.token, nil
+}
+
+// expiresIn returns the token's lifetime in seconds as the endpoint gave it (0 when it did not).
+func expiresIn(tok *oauth2.Token) int64 {
+	if tok.ExpiresIn > 0 {
+		return tok.ExpiresIn
+	}
+	switch v := tok.Extra("expires_in").(type) {
+	case float64:
+		return int64(v)
+	case string:
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	}
+	return 0
+}
+
+// Invalidate drops token from the cache (the server refused it), so the next Token fetches anew.
+func (c *tokenCache) Invalidate(token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token == token {
+		c.token = ""
+	}
+}
+
+// Fetches returns how many token requests were made.
+func (c *tokenCache) Fetches() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fetches
+}
+
+// describe turns a token request failure into an error naming the endpoint and its HTTP status (or
+// the network failure), never the client secret or the response body.
+func (c *tokenCache) describe(err error) error {
+	endpoint := redactURL(c.cfg.TokenURL)
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		msg := "HTTP " + re.Response.Status
+		if re.ErrorCode != "" {
+			msg += " (" + oneLineLimit(re.ErrorCode, 80) + ")"
+		}
+		return fmt.Errorf("%w %s: %s", ErrTokenEndpoint, endpoint, msg)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// The url.Error repeats the URL; say it once, with what went wrong.
+		return fmt.Errorf("%w %s: %s", ErrTokenEndpoint, endpoint, oneLineLimit(scrub(ue.Err.Error(), c.cfg.ClientSecret), 300))
+	}
+	return fmt.Errorf("%w %s: %s", ErrTokenEndpoint, endpoint, oneLineLimit(scrub(err.Error(), c.cfg.ClientSecret), 300))
+}
+
+// redactURL drops any user information and query from a URL for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable token_url)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
+}
+
+// scrub removes secret from s, should a library ever echo it.
+func scrub(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "[redacted]")
+}
+
+func oneLineLimit(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n]
+	}
+	return s
+}
