@@ -25,6 +25,9 @@ type Outbox interface {
 	MarkRetry(ctx context.Context, id int64, now, next time.Time, reason string) error
 	MarkFailed(ctx context.Context, id int64, now time.Time, reason string) error
 	Release(ctx context.Context, id int64, now time.Time) error
+	// Suppress puts an address the server reported as not existing on the suppression list: later
+	// rows to it end suppressed at claim time without contacting the server.
+	Suppress(ctx context.Context, address, reply string, now time.Time) error
 }
 
 // QuotaStore is what sending quotas need of the store, counted from the outbox so that every
@@ -55,7 +58,7 @@ type Stats struct {
 	Retried   int // temporary failures put back with backoff
 	Failed    int // permanent failures or attempts exhausted
 	Released  int // claimed but not sent because the run was stopped
-	Cancelled int // cancelled at claim time: enrollment removed or recipient no longer an admin
+	Cancelled int // cancelled at claim time: enrollment removed, recipient no longer an admin, renewal recorded, address suppressed
 	Expired   int // not sent: the renewal's grace period ended before it could be (R13)
 	// RenderErrors counts reminders that could not be rendered (also counted in Retried or Failed): a
 	// defect of renewald or its templates, never of the recipient.
@@ -392,6 +395,12 @@ func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError,
 	reason := se.Reply
 	if se.Temporary {
 		reason = fmt.Sprintf("gave up after %d attempts: %s", r.Attempts, se.Reply)
+	}
+	if se.MailboxUnknown {
+		if err := d.Outbox.Suppress(ctx, r.Recipient, se.Reply, now); err != nil {
+			return fmt.Errorf("suppress %s: %w", r.Recipient, err)
+		}
+		d.Logger.Warn("the server says the mailbox does not exist: address suppressed", "outbox_id", r.OutboxID, "err", se.Reply)
 	}
 	d.Logger.Warn("delivery failed", "outbox_id", r.OutboxID, "attempt", r.Attempts, "err", reason)
 	st.Failed++

@@ -43,6 +43,38 @@ type SendError struct {
 	Temporary bool   // retry later (4xx, timeouts, dropped connections)
 	Reply     string // what the server or system said
 	Err       error
+	// MailboxUnknown is a permanent refusal at RCPT saying the mailbox does not exist or is disabled
+	// (5.1.1, 5.1.10, 5.2.1, or 550/551/553 without an enhanced code): the address is suppressed.
+	MailboxUnknown bool
+}
+
+// rcptRefusal marks an error the server gave to RCPT TO, where it judges the recipient.
+type rcptRefusal struct{ err error }
+
+func (e rcptRefusal) Error() string { return e.err.Error() }
+func (e rcptRefusal) Unwrap() error { return e.err }
+
+// enhancedCodeRE finds an RFC 3463 enhanced status code at the start of a reply text.
+var enhancedCodeRE = regexp.MustCompile(`(?:^|[\s-])([245]\.\d{1,3}\.\d{1,3})(?:\s|$)`)
+
+// mailboxUnknown reports whether a refusal at RCPT says the mailbox does not exist or is disabled.
+func mailboxUnknown(err error) bool {
+	var rr rcptRefusal
+	if !errors.As(err, &rr) {
+		return false
+	}
+	code := replyCode(err)
+	if code < 500 || code > 599 {
+		return false
+	}
+	if m := enhancedCodeRE.FindStringSubmatch(err.Error()); m != nil {
+		switch m[1] {
+		case "5.1.1", "5.1.10", "5.2.1":
+			return true
+		}
+		return false
+	}
+	return code == 550 || code == 551 || code == 553
 }
 
 func (e *SendError) Error() string { return e.Reply }
@@ -59,7 +91,7 @@ func classify(err error) *SendError {
 	if len(reply) > 500 {
 		reply = reply[:500]
 	}
-	return &SendError{Temporary: code < 500 || code > 599, Reply: reply, Err: err}
+	return &SendError{Temporary: code < 500 || code > 599, Reply: reply, Err: err, MailboxUnknown: mailboxUnknown(err)}
 }
 
 // replyCode returns the SMTP reply code carried by err, or 0 for errors without one (network).
@@ -402,7 +434,7 @@ func (s *smtpSession) transaction(env *Envelope) error {
 		return err
 	}
 	if err := s.sc.Rcpt(envelopePath(env.To)); err != nil {
-		return err
+		return rcptRefusal{err}
 	}
 	w, err := s.sc.Data()
 	if err != nil {

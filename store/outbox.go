@@ -24,12 +24,13 @@ const (
 	StatusSuperseded   = "superseded"
 	StatusCancelled    = "cancelled"
 	StatusNoRecipients = "no_recipients"
-	StatusExpired      = "expired" // the renewal's grace period ended before the row could be sent (R13)
+	StatusExpired      = "expired"    // the renewal's grace period ended before the row could be sent (R13)
+	StatusSuppressed   = "suppressed" // its address is on the suppression list: not sent
 )
 
 // Statuses lists every outbox status.
 var Statuses = []string{StatusPending, StatusSending, StatusSent, StatusFailed, StatusSkipped,
-	StatusSuperseded, StatusCancelled, StatusNoRecipients, StatusExpired}
+	StatusSuperseded, StatusCancelled, StatusNoRecipients, StatusExpired, StatusSuppressed}
 
 // ErrNotFound is returned for an outbox id that does not exist.
 var ErrNotFound = errors.New("not found")
@@ -156,10 +157,12 @@ func (s *DB) OldestPendingDue(ctx context.Context) (d renewal.Date, ok bool, err
 	return d, err == nil, err
 }
 
-// Retry puts a failed or cancelled row back to pending with a fresh attempt budget.
+// Retry puts a failed, cancelled or suppressed row back to pending with a fresh attempt budget (a row
+// to an address still suppressed ends suppressed again at its claim).
 func (s *DB) Retry(ctx context.Context, id int64, now time.Time) error {
 	return s.changeStatus(ctx, id, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL,
-		lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('failed', 'cancelled')`, "failed or cancelled", now)
+		lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('failed', 'cancelled', 'suppressed')`,
+		"failed, cancelled or suppressed", now)
 }
 
 // RetryFailed puts every failed row back to pending and returns how many.
@@ -223,6 +226,8 @@ type claimRow struct {
 	RecipientName    sql.NullString `db:"recipient_name"`
 	HoldsRole        bool           `db:"holds_role"`
 	RenewedOn        sql.NullString `db:"renewed_on"`
+	SuppressedReply  sql.NullString `db:"suppressed_reply"`
+	SuppressedAt     sql.NullString `db:"suppressed_at"`
 	MessageID        string         `db:"message_id"`
 	Attempts         int            `db:"attempts"`
 }
@@ -258,7 +263,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 		if err != nil {
 			return err
 		}
-		cancel, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'cancelled', last_error = ?,
+		cancel, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = ?, last_error = ?,
 			lease_until = NULL, updated_at = ? WHERE id = ?`)
 		if err != nil {
 			return err
@@ -273,7 +278,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 		lease := formatTime(now.Add(o.Lease))
 		partners := map[string]bool{}
 		for _, r := range rows {
-			reason := ""
+			reason, status := "", StatusCancelled
 			switch {
 			case r.EnrollmentStatus != string(renewal.StatusActive):
 				reason = "enrollment removed"
@@ -285,9 +290,11 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 					return fmt.Errorf("outbox row %d: renewed on: %w", r.ID, err)
 				}
 				reason = renewal.RenewedReason(on)
+			case r.SuppressedReply.Valid:
+				reason, status = SuppressedReason(r.SuppressedReply.String, r.SuppressedAt.String), StatusSuppressed
 			}
 			if reason != "" {
-				if _, err := cancel.ExecContext(ctx, reason, ts, r.ID); err != nil {
+				if _, err := cancel.ExecContext(ctx, status, reason, ts, r.ID); err != nil {
 					return fmt.Errorf("cancel %d: %w", r.ID, err)
 				}
 				cancelled++
@@ -371,6 +378,8 @@ func loadClaimRows(ctx context.Context, q sqlx.QueryerContext, ids []int64, role
 			AND r.role_key IN (?)) AS holds_role,
 		(SELECT ro.renewed_on FROM renewal_outcomes ro WHERE ro.enrollment_id = o.enrollment_id
 			AND ro.anniversary_on = o.anniversary_on) AS renewed_on,
+		(SELECT sp.reply FROM suppressions sp WHERE sp.address = o.recipient) AS suppressed_reply,
+		(SELECT sp.suppressed_at FROM suppressions sp WHERE sp.address = o.recipient) AS suppressed_at,
 		o.message_id, o.attempts
 		FROM outbox o JOIN enrollments e ON e.id = o.enrollment_id JOIN partners p ON p.id = e.partner_id
 		LEFT JOIN users u ON u.partner_id = e.partner_id AND u.email = o.recipient

@@ -32,6 +32,8 @@ const (
 	Perm550        // 550 at RCPT
 	DropData       // close the connection in the middle of DATA
 	Stall          // stop answering in DATA until the server closes
+	Perm554Data    // 554 5.6.0 at end of DATA: the content is refused, not the mailbox
+	Perm550Bare    // 550 at RCPT without an enhanced status code
 )
 
 // Message is one accepted message.
@@ -120,6 +122,13 @@ func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.msgs...)
+}
+
+// Transactions counts the transactions that reached RCPT TO.
+func (s *Server) Transactions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.txns
 }
 
 // Count returns the number of accepted messages.
@@ -303,8 +312,11 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	x.s.mu.Lock()
 	x.s.faults[f]++
 	x.s.mu.Unlock()
-	if f == Perm550 {
+	switch f {
+	case Perm550:
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "mailbox " + to + " unavailable"}
+	case Perm550Bare:
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.NoEnhancedCode, Message: "no such user here"}
 	}
 	x.fault = f
 	x.to = append(x.to, to)
@@ -327,8 +339,11 @@ func (x *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if x.fault == Temp451 {
+	switch x.fault {
+	case Temp451:
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	case Perm554Data:
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "message content rejected"}
 	}
 	id := ""
 	var toHeader *mail.Address
