@@ -27,13 +27,13 @@ type Fault int
 
 // Faults.
 const (
-	OK       Fault = iota
-	Temp451        // 451 at end of DATA
-	Perm550        // 550 at RCPT
-	DropData       // close the connection in the middle of DATA
-	Stall          // stop answering in DATA until the server closes
-	Perm554Data    // 554 5.6.0 at end of DATA: the content is refused, not the mailbox
-	Perm550Bare    // 550 at RCPT without an enhanced status code
+	OK          Fault = iota
+	Temp451           // 451 at end of DATA
+	Perm550           // 550 at RCPT
+	DropData          // close the connection in the middle of DATA
+	Stall             // stop answering in DATA until the server closes
+	Perm554Data       // 554 5.6.0 at end of DATA: the content is refused, not the mailbox
+	Perm550Bare       // 550 at RCPT without an enhanced status code
 )
 
 // Message is one accepted message.
