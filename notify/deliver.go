@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -20,6 +21,8 @@ type Outbox interface {
 	// rows whose renewal's grace period ended before today are marked expired and counted (R13).
 	Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, rules renewal.Rules) (claimed []renewal.Reminder, cancelled, expired int, err error)
 	MarkSent(ctx context.Context, id int64, now time.Time, subject string) error
+	// MarkDigestSent records the rows of one digest as sent, together, under the digest's Message-ID.
+	MarkDigestSent(ctx context.Context, ids []int64, now time.Time, subject, messageID string) error
 	// MarkExpired records that a claimed row was not sent because its grace period had ended.
 	MarkExpired(ctx context.Context, id int64, now time.Time, reason string) error
 	MarkRetry(ctx context.Context, id int64, now, next time.Time, reason string) error
@@ -103,6 +106,9 @@ type Deliverer struct {
 	Logger      *slog.Logger
 	// Observer, when set, is told every send and every outcome (metrics).
 	Observer Observer
+	// Digest sends the reminders due to one recipient on one day as one message (mail.digest); the
+	// Outbox must then claim such groups whole.
+	Digest bool
 	// Quota, when set, caps how many messages go out per day and per minute.
 	Quota *Quota
 	// Sleep waits d or until ctx ends, while the per-minute quota is spent (default: a timer).
@@ -250,26 +256,72 @@ func (d *Deliverer) sleep(ctx context.Context, wait time.Duration) error {
 	}
 }
 
-// rendered is a reminder made ready to send by the rendering stage.
+// rendered is one message made ready to send by the rendering stage: one reminder, or with Digest
+// the reminders due to one recipient on one day.
 type rendered struct {
-	r       renewal.Reminder
+	rems    []renewal.Reminder // sent as one message
+	expired []renewal.Reminder // not sent: their grace period ended before they could be (R13)
 	env     *Envelope
 	subject string
 	err     error
-	expired bool         // the grace period ended before it could be sent (R13)
 	on      renewal.Date // the day it was worded for
 }
 
-// render words a reminder for today, or reports it expired when its grace period has ended.
-func (d *Deliverer) render(r renewal.Reminder) rendered {
+// units splits a claimed batch into messages: one per reminder, or with Digest one per recipient
+// and due date (the store claims such groups whole), in the order of the batch.
+func (d *Deliverer) units(rems []renewal.Reminder) [][]renewal.Reminder {
+	if !d.Digest {
+		out := make([][]renewal.Reminder, len(rems))
+		for i := range rems {
+			out[i] = rems[i : i+1]
+		}
+		return out
+	}
+	type key struct {
+		rcpt string
+		due  renewal.Date
+	}
+	index := map[key]int{}
+	var out [][]renewal.Reminder
+	for _, r := range rems {
+		k := key{strings.ToLower(r.Recipient), r.Milestone.DueOn}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], r)
+	}
+	return out
+}
+
+// render words a message for today; reminders whose grace period has ended are set aside as expired.
+func (d *Deliverer) render(unit []renewal.Reminder) rendered {
 	now := d.Now()
 	on := renewal.DateOf(now, d.Renderer.Location)
-	if r.Milestone.Ended(on) {
-		// Claimed before midnight, reached after the last day of grace: too late to be true.
-		return rendered{r: r, expired: true, on: on}
+	out := rendered{on: on}
+	for _, r := range unit {
+		if r.Milestone.Ended(on) {
+			// Claimed before midnight, reached after the last day of grace: too late to be true.
+			out.expired = append(out.expired, r)
+			continue
+		}
+		out.rems = append(out.rems, r)
 	}
-	env, subject, err := d.Renderer.Envelope(r, now)
-	return rendered{r: r, env: env, subject: subject, err: err, on: on}
+	switch len(out.rems) {
+	case 0:
+	case 1:
+		out.env, out.subject, out.err = d.Renderer.Envelope(out.rems[0], now)
+	default:
+		ids := make([]int64, len(out.rems))
+		for i, r := range out.rems {
+			ids[i] = r.OutboxID
+		}
+		id := DigestMessageID(out.rems[0].Recipient, out.rems[0].Milestone.DueOn, ids, d.Renderer.messageIDDomain())
+		out.env, out.subject, out.err = d.Renderer.DigestEnvelope(out.rems, id, now)
+	}
+	return out
 }
 
 // sendBatch renders the batch in one goroutine while it sends and marks in this one, so both cores
@@ -290,13 +342,14 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 	}
 	defer sess.Close()
 
+	units := d.units(rems)
 	stop := make(chan struct{})
 	ready := make(chan rendered, 16)
 	go func() {
 		defer close(ready)
-		for _, r := range rems {
+		for _, u := range units {
 			select {
-			case ready <- d.render(r):
+			case ready <- d.render(u):
 			case <-stop:
 				return
 			}
@@ -304,27 +357,36 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 	}()
 	defer close(stop)
 
-	done := 0
+	done := 0 // units attempted
 	for item := range ready {
-		if ctx.Err() == nil && !item.expired && item.on != renewal.DateOf(d.Now(), d.Renderer.Location) {
-			item = d.render(item.r) // rendered before midnight, sent after: word it for the send day (R12)
-		}
-		if item.expired && ctx.Err() == nil {
-			done++
-			if err := markErr(d.Outbox.MarkExpired(markCtx, item.r.OutboxID, d.Now(), renewal.ExpiredReason(item.r.Milestone.GraceEnds))); err != nil {
-				return err
-			}
-			st.Expired++
-			continue
-		}
-		if ctx.Err() == nil && d.Limiter != nil {
-			_ = d.Limiter.Wait(ctx)
+		if ctx.Err() == nil && item.on != renewal.DateOf(d.Now(), d.Renderer.Location) {
+			item = d.render(units[done]) // rendered before midnight, sent after: word it for the send day (R12)
 		}
 		if ctx.Err() != nil {
 			break
 		}
+		for _, r := range item.expired {
+			if err := markErr(d.Outbox.MarkExpired(markCtx, r.OutboxID, d.Now(), renewal.ExpiredReason(r.Milestone.GraceEnds))); err != nil {
+				return err
+			}
+			st.Expired++
+		}
+		if len(item.rems) == 0 {
+			done++
+			continue
+		}
+		if d.Limiter != nil {
+			_ = d.Limiter.Wait(ctx)
+		}
+		if ctx.Err() != nil {
+			// Stopped while waiting: the expired ones are marked, the rest goes back.
+			if err := d.release(markCtx, item.rems, st); err != nil {
+				return err
+			}
+			done++
+			break
+		}
 		done++
-		r := item.r
 		if item.err != nil {
 			// Our defect, not the recipient's: said loudly, and retried with backoff (a fixed template
 			// or catalog picks it up) rather than failed at once like a 550.
@@ -333,34 +395,63 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 				d.Observer.RenderFailed()
 			}
 			d.Logger.Error("cannot render reminder: a defect of renewald or its templates, not of the recipient",
-				"outbox_id", r.OutboxID, "attempt", r.Attempts, "err", item.err)
+				"outbox_id", item.rems[0].OutboxID, "reminders", len(item.rems), "attempt", item.rems[0].Attempts, "err", item.err)
 			se := &SendError{Temporary: true, Reply: "render: " + item.err.Error(), Err: item.err}
-			if err := d.fail(markCtx, r, se, st); err != nil {
-				return err
+			for _, r := range item.rems {
+				if err := d.fail(markCtx, r, se, st); err != nil {
+					return err
+				}
 			}
 			continue
 		}
 		start := d.Now()
-		err := sess.Send(ctx, r.OutboxID, item.env)
+		err := sess.Send(ctx, item.rems[0].OutboxID, item.env)
 		elapsed := d.Now().Sub(start)
 		if err != nil {
 			d.observeSend("error", elapsed)
-			if err := d.fail(markCtx, r, classify(err), st); err != nil {
-				return err
+			se := classify(err)
+			for _, r := range item.rems {
+				if err := d.fail(markCtx, r, se, st); err != nil {
+					return err
+				}
 			}
 			continue
 		}
 		d.observeSend("sent", elapsed)
-		if err := markErr(d.Outbox.MarkSent(markCtx, r.OutboxID, d.Now(), item.subject)); err != nil {
+		if err := d.markSent(markCtx, item); err != nil {
 			return err
 		}
-		st.Sent++
-		d.observeOutcome(OutcomeSent)
-		d.Logger.Debug("sent", "outbox_id", r.OutboxID, "message_id", r.MessageID)
+		for range item.rems {
+			st.Sent++
+			d.observeOutcome(OutcomeSent)
+		}
+		d.Logger.Debug("sent", "outbox_id", item.rems[0].OutboxID, "reminders", len(item.rems), "message_id", item.env.MessageID)
 	}
 	// Stopped: give back what was claimed but not attempted.
-	for _, rest := range rems[done:] {
-		if err := markErr(d.Outbox.Release(markCtx, rest.OutboxID, d.Now())); err != nil {
+	for _, u := range units[min(done, len(units)):] {
+		if err := d.release(markCtx, u, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markSent records a sent message: one row, or every row of a digest (with the digest's Message-ID).
+func (d *Deliverer) markSent(ctx context.Context, item rendered) error {
+	if len(item.rems) == 1 {
+		return markErr(d.Outbox.MarkSent(ctx, item.rems[0].OutboxID, d.Now(), item.subject))
+	}
+	ids := make([]int64, len(item.rems))
+	for i, r := range item.rems {
+		ids[i] = r.OutboxID
+	}
+	return markErr(d.Outbox.MarkDigestSent(ctx, ids, d.Now(), item.subject, item.env.MessageID))
+}
+
+// release gives claimed rows back to pending.
+func (d *Deliverer) release(ctx context.Context, rems []renewal.Reminder, st *Stats) error {
+	for _, r := range rems {
+		if err := markErr(d.Outbox.Release(ctx, r.OutboxID, d.Now())); err != nil {
 			return err
 		}
 		st.Released++

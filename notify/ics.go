@@ -13,15 +13,13 @@ import (
 // UIDs are stable per partner, specialization and anniversary, so a later reminder updates the same
 // events instead of adding copies.
 func (r *Renderer) ICS(rem renewal.Reminder, now time.Time) string {
-	m := rem.Milestone
-	h := sha256.Sum256([]byte(rem.PartnerID + "|" + rem.Specialization + "|" + m.Anniversary.String()))
-	key := hex.EncodeToString(h[:8])
-	domain := "renewald.invalid"
-	if r.From != nil {
-		if i := strings.LastIndexByte(r.From.Address, '@'); i >= 0 {
-			domain = r.From.Address[i+1:]
-		}
-	}
+	return r.ICSAll([]renewal.Reminder{rem}, now)
+}
+
+// ICSAll returns one calendar holding the window and grace events of every reminder's renewal (a
+// digest), each renewal once.
+func (r *Renderer) ICSAll(rems []renewal.Reminder, now time.Time) string {
+	domain := r.messageIDDomain()
 	stamp := now.UTC().Format("20060102T150405Z")
 	var b strings.Builder
 	line := func(s string) { b.WriteString(foldICS(s)) }
@@ -30,23 +28,33 @@ func (r *Renderer) ICS(rem renewal.Reminder, now time.Time) string {
 	line("PRODID:-//renewald//specialization renewal reminders//EN")
 	line("CALSCALE:GREGORIAN")
 	line("METHOD:PUBLISH")
-	event := func(kind string, start, endIncl renewal.Date, summary, desc string) {
-		line("BEGIN:VEVENT")
-		line("UID:" + kind + "-" + key + "@" + domain)
-		line("DTSTAMP:" + stamp)
-		line("DTSTART;VALUE=DATE:" + icsDate(start))
-		line("DTEND;VALUE=DATE:" + icsDate(endIncl.AddDays(1)))
-		line("SUMMARY:" + escapeICS(summary))
-		line("DESCRIPTION:" + escapeICS(desc))
-		line("TRANSP:TRANSPARENT")
-		line("END:VEVENT")
-	}
-	what := rem.Specialization + " (" + rem.PartnerName + ")"
-	event("window", m.WindowOpens, m.WindowCloses, "Renewal window: "+what,
-		"The renewal window of "+what+" runs from "+m.WindowOpens.String()+" to the anniversary on "+m.WindowCloses.String()+".")
-	if m.GraceEnds.After(m.WindowCloses) {
-		event("grace", m.WindowCloses.AddDays(1), m.GraceEnds, "Grace period: "+what,
-			"Last days to meet the renewal requirements of "+what+"; the grace period ends on "+m.GraceEnds.String()+".")
+	seen := map[string]bool{}
+	for _, rem := range rems {
+		m := rem.Milestone
+		h := sha256.Sum256([]byte(rem.PartnerID + "|" + rem.Specialization + "|" + m.Anniversary.String()))
+		key := hex.EncodeToString(h[:8])
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		event := func(kind string, start, endIncl renewal.Date, summary, desc string) {
+			line("BEGIN:VEVENT")
+			line("UID:" + kind + "-" + key + "@" + domain)
+			line("DTSTAMP:" + stamp)
+			line("DTSTART;VALUE=DATE:" + icsDate(start))
+			line("DTEND;VALUE=DATE:" + icsDate(endIncl.AddDays(1)))
+			line("SUMMARY:" + escapeICS(summary))
+			line("DESCRIPTION:" + escapeICS(desc))
+			line("TRANSP:TRANSPARENT")
+			line("END:VEVENT")
+		}
+		what := rem.Specialization + " (" + rem.PartnerName + ")"
+		event("window", m.WindowOpens, m.WindowCloses, "Renewal window: "+what,
+			"The renewal window of "+what+" runs from "+m.WindowOpens.String()+" to the anniversary on "+m.WindowCloses.String()+".")
+		if m.GraceEnds.After(m.WindowCloses) {
+			event("grace", m.WindowCloses.AddDays(1), m.GraceEnds, "Grace period: "+what,
+				"Last days to meet the renewal requirements of "+what+"; the grace period ends on "+m.GraceEnds.String()+".")
+		}
 	}
 	line("END:VCALENDAR")
 	return b.String()

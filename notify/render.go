@@ -66,8 +66,10 @@ type EmailData struct {
 	Qualified             bool // an aligned designation is attained
 	AtRisk                bool // scores are on file for every qualifying designation and none is attained (R9)
 	Assessments           []renewal.Assessment
-	UnknownDesignations   []string // qualifying designations without scores on file
-	PartnerCenterURL      string   // where the partner checks its status; "" hides the link
+	UnknownDesignations   []string     // qualifying designations without scores on file
+	Deadline              renewal.Date // the next deadline on SentOn: the window's close, else the grace end
+	DaysToDeadline        int          // days from SentOn to Deadline (0 once passed)
+	PartnerCenterURL      string       // where the partner checks its status; "" hides the link
 }
 
 // Data assembles the template data of a reminder written at now: its stage and day counts follow
@@ -105,6 +107,11 @@ func (r *Renderer) Data(rem renewal.Reminder, now time.Time) (EmailData, error) 
 	if m.Year%2 == 0 {
 		d.YearKind = "even"
 	}
+	d.Deadline = m.WindowCloses
+	if on.After(m.WindowCloses) {
+		d.Deadline = m.GraceEnds
+	}
+	d.DaysToDeadline = max(on.DaysUntil(d.Deadline), 0)
 	if d.ManualValidationDue {
 		d.Requirement = strings.TrimPrefix(mv.Label(), "an ")
 	}
@@ -142,30 +149,45 @@ func (r *Renderer) Message(rem renewal.Reminder, now time.Time) (*gomail.Msg, te
 	if err != nil {
 		return nil, out, err
 	}
+	m, err := r.mime(rem, rem.MessageID, out, r.ICS(rem, now), "renewal-"+rem.Milestone.Anniversary.String()+".ics", now)
+	return m, out, err
+}
+
+// mime builds a message to rem's recipient from rendered parts and a calendar.
+func (r *Renderer) mime(rem renewal.Reminder, messageID string, out templates.Rendered, ics, icsName string, now time.Time) (*gomail.Msg, error) {
 	m := gomail.NewMsg()
 	m.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, r.From)
 	// net/mail quotes or encodes the name as it needs (quotes, backslashes, commas, non-ASCII), so the
 	// header parses back to the imported name; pasting it into "%s" <%s> does not.
 	to := &mail.Address{Name: rem.RecipientName, Address: rem.Recipient}
 	if _, err := mail.ParseAddress(to.String()); err != nil {
-		return nil, out, fmt.Errorf("reminder %d: recipient %q: %w", rem.OutboxID, rem.Recipient, err)
+		return nil, fmt.Errorf("reminder %d: recipient %q: %w", rem.OutboxID, rem.Recipient, err)
 	}
 	m.SetAddrHeaderFromMailAddress(gomail.HeaderTo, to)
 	if r.ReplyTo != nil {
 		m.SetAddrHeaderFromMailAddress(gomail.HeaderReplyTo, r.ReplyTo)
 	}
 	m.Subject(out.Subject)
-	m.SetMessageIDWithValue(strings.Trim(rem.MessageID, "<>"))
+	m.SetMessageIDWithValue(strings.Trim(messageID, "<>"))
 	m.SetDateWithValue(now)
 	m.SetGenHeader("Auto-Submitted", "auto-generated")
 	m.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
 	m.SetUserAgent("renewald")
 	m.SetBodyString(gomail.TypeTextPlain, out.Text)
 	m.AddAlternativeString(gomail.TypeTextHTML, out.HTML)
-	ics := r.ICS(rem, now)
-	if err := m.AttachReader("renewal-"+rem.Milestone.Anniversary.String()+".ics", strings.NewReader(ics),
+	if err := m.AttachReader(icsName, strings.NewReader(ics),
 		gomail.WithFileContentType("text/calendar; method=PUBLISH")); err != nil {
-		return nil, out, fmt.Errorf("reminder %d: attach calendar: %w", rem.OutboxID, err)
+		return nil, fmt.Errorf("reminder %d: attach calendar: %w", rem.OutboxID, err)
 	}
-	return m, out, nil
+	return m, nil
+}
+
+// messageIDDomain is the domain of the From address, for Message-IDs ("renewald.invalid" without one).
+func (r *Renderer) messageIDDomain() string {
+	if r.From != nil {
+		if i := strings.LastIndexByte(r.From.Address, '@'); i >= 0 {
+			return r.From.Address[i+1:]
+		}
+	}
+	return "renewald.invalid"
 }

@@ -205,6 +205,9 @@ type Outbox struct {
 	RoleKeys []string      // renewal.RoleKey forms of the recipient roles
 	Lease    time.Duration // how long a claim holds before it may be claimed again
 
+	// Digest makes Claim take the rows due to one recipient on one day together (mail.digest).
+	Digest bool
+
 	mu    sync.Mutex
 	stmts map[string]*sqlx.Stmt // marks, prepared once: they run once per message
 }
@@ -249,11 +252,17 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 		}
 		expired = n
 		var ids []int64
-		if err := tx.SelectContext(ctx, &ids, `SELECT id FROM outbox
-			WHERE ((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
-			    OR (status = 'sending' AND lease_until <= ?))
-			  AND due_on <= ?
-			ORDER BY due_on, id LIMIT ?`, ts, ts, today.String(), limit); err != nil {
+		const claimable = `((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
+			    OR (status = 'sending' AND lease_until <= ?)) AND due_on <= ?`
+		q, args := `SELECT id FROM outbox WHERE `+claimable+` ORDER BY due_on, id LIMIT ?`, []any{ts, ts, today.String(), limit}
+		if o.Digest {
+			// Whole digests: limit counts (recipient, due date) groups, each claimed with all its rows.
+			q = `SELECT id FROM outbox WHERE ` + claimable + ` AND (recipient, due_on) IN (
+				SELECT recipient, due_on FROM outbox WHERE ` + claimable + `
+				GROUP BY recipient, due_on ORDER BY min(due_on), min(id) LIMIT ?) ORDER BY due_on, recipient, id`
+			args = []any{ts, ts, today.String(), ts, ts, today.String(), limit}
+		}
+		if err := tx.SelectContext(ctx, &ids, q, args...); err != nil {
 			return fmt.Errorf("select due: %w", err)
 		}
 		if len(ids) == 0 {
@@ -413,6 +422,29 @@ func (o *Outbox) Reminder(ctx context.Context, id int64, rules renewal.Rules) (r
 	return rem, err
 }
 
+// DigestGroup returns the reminders a row would go out with when digests are on: the rows to the same
+// recipient due the same day that are still waiting (pending or sending), the row itself included, in
+// id order. Their Attempts are those so far.
+func (o *Outbox) DigestGroup(ctx context.Context, id int64, rules renewal.Rules) ([]renewal.Reminder, error) {
+	var ids []int64
+	if err := o.DB.db.SelectContext(ctx, &ids, `SELECT p.id FROM outbox o JOIN outbox p ON p.recipient = o.recipient
+		AND p.due_on = o.due_on WHERE o.id = ? AND (p.id = o.id OR p.status IN ('pending', 'sending')) ORDER BY p.id`, id); err != nil {
+		return nil, fmt.Errorf("digest of outbox row %d: %w", id, err)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("outbox row %d: %w", id, ErrNotFound)
+	}
+	var out []renewal.Reminder
+	for _, pid := range ids {
+		rem, err := o.Reminder(ctx, pid, rules)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rem)
+	}
+	return out, nil
+}
+
 func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {
 	attained, err1 := renewal.ParseDate(r.AttainedOn)
 	ann, err2 := renewal.ParseDate(r.AnniversaryOn)
@@ -485,6 +517,39 @@ func (o *Outbox) MarkSent(ctx context.Context, id int64, now time.Time, subject 
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'sent', sent_at = ?, subject = ?, last_error = NULL,
 		lease_until = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
 		ts, nullString(subject), ts, id)
+}
+
+// MarkDigestSent records the rows of one digest as sent, in one transaction, each with the digest's
+// subject and Message-ID. A row no longer claimed is left alone (ErrLeaseLost once the others are
+// marked).
+func (o *Outbox) MarkDigestSent(ctx context.Context, ids []int64, now time.Time, subject, messageID string) error {
+	ts := formatTime(now)
+	lost := 0
+	err := o.DB.inTx(ctx, func(tx *sqlx.Tx) error {
+		st, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, subject = ?, message_id = ?,
+			last_error = NULL, lease_until = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, id := range ids {
+			r, err := st.ExecContext(ctx, ts, nullString(subject), messageID, ts, id)
+			if err != nil {
+				return fmt.Errorf("outbox row %d: %w", id, err)
+			}
+			if n, _ := r.RowsAffected(); n == 0 {
+				lost++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark digest %s: %w", messageID, err)
+	}
+	if lost > 0 {
+		return fmt.Errorf("mark digest %s: %d of %d rows: %w", messageID, lost, len(ids), ErrLeaseLost)
+	}
+	return nil
 }
 
 // MarkRetry returns a row to pending after a temporary failure, to be tried again at next.

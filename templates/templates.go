@@ -19,15 +19,20 @@ import (
 //go:embed files/*.tmpl
 var embedded embed.FS
 
-// Names of the template files; a templates_dir may override any of them.
+// Names of the template files; a templates_dir may override any of them. The digest bodies are
+// parsed beside the single-reminder bodies, so they can use their blocks ("lead", "facts", ...).
 const (
-	SubjectFile = "subject.tmpl"
-	TextFile    = "body.txt.tmpl"
-	HTMLFile    = "body.html.tmpl"
+	SubjectFile       = "subject.tmpl"
+	TextFile          = "body.txt.tmpl"
+	HTMLFile          = "body.html.tmpl"
+	DigestSubjectFile = "digest_subject.tmpl"
+	DigestTextFile    = "digest.txt.tmpl"
+	DigestHTMLFile    = "digest.html.tmpl"
 )
 
-// funcs are the helpers every template may call: join, and days ("1 day", "5 days").
-var funcs = map[string]any{"join": strings.Join, "days": days}
+// funcs are the helpers every template may call: join, days ("1 day", "5 days") and inc (i+1, for
+// numbering from 1).
+var funcs = map[string]any{"join": strings.Join, "days": days, "inc": func(i int) int { return i + 1 }}
 
 // days words a count of days.
 func days(n int) string {
@@ -37,11 +42,17 @@ func days(n int) string {
 	return strconv.Itoa(n) + " days"
 }
 
-// Set is a parsed set of templates.
+// Set is a parsed set of templates: the single reminder's, and the digest's.
 type Set struct {
-	subject *texttemplate.Template
-	text    *texttemplate.Template
-	html    *htmltemplate.Template
+	single, digest kind
+}
+
+// kind is the subject and bodies of one kind of email.
+type kind struct {
+	subject            *texttemplate.Template
+	text               *texttemplate.Template
+	html               *htmltemplate.Template
+	textName, htmlName string // the template to execute in text and html
 }
 
 // Rendered is one rendered email.
@@ -74,55 +85,102 @@ func Load(dir string) (*Set, error) {
 		return string(b), "embedded " + name, err
 	}
 	var s Set
-	src, where, err := read(SubjectFile)
-	if err != nil {
+	parseText := func(name string, base *texttemplate.Template) (*texttemplate.Template, error) {
+		src, where, err := read(name)
+		if err != nil {
+			return nil, err
+		}
+		t := texttemplate.New(name).Funcs(funcs).Option("missingkey=error")
+		if base != nil {
+			if t, err = base.Clone(); err != nil {
+				return nil, err
+			}
+			t = t.New(name)
+		}
+		if t, err = t.Parse(src); err != nil {
+			return nil, fmt.Errorf("template %s: %w", where, err)
+		}
+		return t, nil
+	}
+	parseHTML := func(name string, base *htmltemplate.Template) (*htmltemplate.Template, error) {
+		src, where, err := read(name)
+		if err != nil {
+			return nil, err
+		}
+		t := htmltemplate.New(name).Funcs(funcs).Option("missingkey=error")
+		if base != nil {
+			if t, err = base.Clone(); err != nil {
+				return nil, err
+			}
+			t = t.New(name)
+		}
+		if t, err = t.Parse(src); err != nil {
+			return nil, fmt.Errorf("template %s: %w", where, err)
+		}
+		return t, nil
+	}
+	var err error
+	if s.single.subject, err = parseText(SubjectFile, nil); err != nil {
 		return nil, err
 	}
-	if s.subject, err = texttemplate.New(SubjectFile).Funcs(funcs).Option("missingkey=error").Parse(src); err != nil {
-		return nil, fmt.Errorf("template %s: %w", where, err)
-	}
-	if src, where, err = read(TextFile); err != nil {
+	if s.single.text, err = parseText(TextFile, nil); err != nil {
 		return nil, err
 	}
-	if s.text, err = texttemplate.New(TextFile).Funcs(funcs).Option("missingkey=error").Parse(src); err != nil {
-		return nil, fmt.Errorf("template %s: %w", where, err)
-	}
-	if src, where, err = read(HTMLFile); err != nil {
+	if s.single.html, err = parseHTML(HTMLFile, nil); err != nil {
 		return nil, err
 	}
-	if s.html, err = htmltemplate.New(HTMLFile).Funcs(funcs).Option("missingkey=error").Parse(src); err != nil {
-		return nil, fmt.Errorf("template %s: %w", where, err)
+	s.single.textName, s.single.htmlName = TextFile, HTMLFile
+	if s.digest.subject, err = parseText(DigestSubjectFile, nil); err != nil {
+		return nil, err
 	}
+	if s.digest.text, err = parseText(DigestTextFile, s.single.text); err != nil {
+		return nil, err
+	}
+	if s.digest.html, err = parseHTML(DigestHTMLFile, s.single.html); err != nil {
+		return nil, err
+	}
+	s.digest.textName, s.digest.htmlName = DigestTextFile, DigestHTMLFile
 	return &s, nil
 }
 
-// Subject renders only the subject line (one line, spaces folded).
-func (s *Set) Subject(data any) (string, error) {
+// Subject renders only the subject line of a single reminder (one line, spaces folded).
+func (s *Set) Subject(data any) (string, error) { return s.single.subjectLine(data) }
+
+func (k *kind) subjectLine(data any) (string, error) {
 	var b bytes.Buffer
-	if err := s.subject.Execute(&b, data); err != nil {
+	if err := k.subject.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("render subject: %w", err)
 	}
 	return strings.Join(strings.Fields(b.String()), " "), nil
 }
 
-// Render renders the subject, then the text and HTML bodies; setSubject, when not nil, is called
-// with the subject before the bodies render so they can show it.
+// Render renders a single reminder's subject, then its text and HTML bodies; setSubject, when not
+// nil, is called with the subject before the bodies render so they can show it.
 func (s *Set) Render(data any, setSubject func(string)) (Rendered, error) {
+	return s.single.render(data, setSubject)
+}
+
+// RenderDigest renders a digest (several reminders to one recipient in one message) as Render does.
+func (s *Set) RenderDigest(data any, setSubject func(string)) (Rendered, error) {
+	return s.digest.render(data, setSubject)
+}
+
+func (k *kind) render(data any, setSubject func(string)) (Rendered, error) {
 	var r Rendered
 	var err error
-	if r.Subject, err = s.Subject(data); err != nil {
+	if r.Subject, err = k.subjectLine(data); err != nil {
 		return r, err
 	}
 	if setSubject != nil {
 		setSubject(r.Subject)
 	}
 	var b bytes.Buffer
-	if err := s.text.Execute(&b, data); err != nil {
+	if err := k.text.ExecuteTemplate(&b, k.textName, data); err != nil {
 		return r, fmt.Errorf("render text body: %w", err)
 	}
 	r.Text = b.String()
 	b.Reset()
-	if err := s.html.Execute(&b, data); err != nil {
+	if err := k.html.ExecuteTemplate(&b, k.htmlName, data); err != nil {
 		return r, fmt.Errorf("render HTML body: %w", err)
 	}
 	r.HTML = b.String()

@@ -19,7 +19,7 @@ func TestOverrideFromDirectory(t *testing.T) {
 		t.Errorf("subject %q %v", got, err)
 	}
 	// The files not overridden stay the embedded ones.
-	if s.text.Tree == nil || !strings.Contains(s.text.Root.String(), "What must be met") {
+	if s.single.text.Lookup("facts") == nil || !strings.Contains(s.single.text.Lookup("facts").Root.String(), "What must be met") {
 		t.Error("text body not the embedded one")
 	}
 }

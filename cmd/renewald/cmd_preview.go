@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
+
+	"github.com/renewald/renewald/notify"
+	"github.com/renewald/renewald/renewal"
 )
 
 // cmdPreview renders the email of one outbox row to stdout.
@@ -39,6 +43,15 @@ func (m *Main) cmdPreview(ctx context.Context, args []string) error {
 	if due := rem.Milestone.DueOn.Time(a.renderer.Location); now.Before(due) {
 		now = due
 	}
+	if a.cfg.Mail.Digest {
+		group, err := a.outbox.DigestGroup(ctx, id, a.rules)
+		if err != nil {
+			return err
+		}
+		if len(group) > 1 {
+			return m.previewDigest(a, group, *raw, now)
+		}
+	}
 	if *raw {
 		msg, _, err := a.renderer.Message(rem, now)
 		if err != nil {
@@ -53,5 +66,30 @@ func (m *Main) cmdPreview(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "From: %s\nTo: %s\nSubject: %s\nMessage-ID: %s\nAuto-Submitted: auto-generated\n\n%s\n--- text/html ---\n%s\n--- text/calendar ---\n%s",
 		a.renderer.From, rem.Recipient, out.Subject, rem.MessageID, out.Text, out.HTML, a.renderer.ICS(rem, now))
+	return nil
+}
+
+// previewDigest prints the digest a row goes out in (mail.digest): every waiting reminder to its
+// recipient due the same day, in one message.
+func (m *Main) previewDigest(a *app, group []renewal.Reminder, raw bool, now time.Time) error {
+	ids := make([]int64, len(group))
+	for i, r := range group {
+		ids[i] = r.OutboxID
+	}
+	id := notify.DigestMessageID(group[0].Recipient, group[0].Milestone.DueOn, ids, a.scanner.MessageIDDomain)
+	env, subject, err := a.renderer.DigestEnvelope(group, id, now)
+	if err != nil {
+		return err
+	}
+	if raw {
+		_, err = m.Stdout.Write(env.Data)
+		return err
+	}
+	out, err := a.renderer.RenderDigest(group, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "From: %s\nTo: %s\nSubject: %s\nMessage-ID: %s\nAuto-Submitted: auto-generated\n(a digest of outbox rows %v)\n\n%s\n--- text/html ---\n%s\n--- text/calendar ---\n%s",
+		a.renderer.From, group[0].Recipient, subject, id, ids, out.Text, out.HTML, a.renderer.ICSAll(group, now))
 	return nil
 }

@@ -59,6 +59,7 @@ type MailConfig struct {
 	LeaseSeconds       int        `toml:"lease_seconds"`
 	RatePerSecond      float64    `toml:"rate_per_second"`
 	TemplatesDir       string     `toml:"templates_dir"`
+	Digest             bool       `toml:"digest"`
 	ReplyTo            string     `toml:"reply_to"`
 	MaxPerMinute       int        `toml:"max_per_minute"`
 	MaxPerDay          int        `toml:"max_per_day"`

@@ -28,14 +28,16 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
-// writeDueData writes CSVs with n partners, one admin each, whose Finance enrollment has its −30
-// reminder due on asOf (2026-01-15): n reminders to deliver.
-func writeDueData(t *testing.T, dir string, n int) (string, string) {
+// writeSharedDueData writes CSVs with n partners whose Finance enrollment has its −30 reminder due
+// on 2026-01-15 (n reminders to deliver), each admin address shared by perAdmin partners
+// (admin@pK.example, K = 1 + (i-1)/perAdmin): with digests on, one message per address.
+func writeSharedDueData(t *testing.T, dir string, n, perAdmin int) (string, string) {
 	var u, s strings.Builder
 	u.WriteString("partner_id,partner_name,email,name,roles\n")
 	s.WriteString("partner_id,partner_name,specialization,attained_on\n")
 	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&u, "%d,Partner %d,admin@p%d.example,Admin %d,Global admin\n", i, i, i, i)
+		k := 1 + (i-1)/perAdmin
+		fmt.Fprintf(&u, "%d,Partner %d,admin@p%d.example,Admin %d,Global admin\n", i, i, k, k)
 		fmt.Fprintf(&s, "%d,Partner %d,Finance,2023-02-14\n", i, i) // anniversary 2026-02-14, −30 on 2026-01-15
 	}
 	up, sp := filepath.Join(dir, "users.csv"), filepath.Join(dir, "specs.csv")
@@ -49,8 +51,16 @@ func writeDueData(t *testing.T, dir string, n int) (string, string) {
 // duplicates are at most one per kill and carry the same Message-ID, that nothing is left sending,
 // and that the database is intact. Full size: RENEWALD_CRASH_REMINDERS=5000 RENEWALD_CRASH_KILLS=20.
 func TestCrashLoop(t *testing.T) {
-	n := envInt(t, "RENEWALD_CRASH_REMINDERS", 800)
-	kills := envInt(t, "RENEWALD_CRASH_KILLS", 6)
+	crashLoop(t, envInt(t, "RENEWALD_CRASH_REMINDERS", 800), envInt(t, "RENEWALD_CRASH_KILLS", 6), 1)
+}
+
+// TestCrashLoopDigest is the crash loop with mail.digest on and four partners per admin address: each
+// address gets one digest, a killed one is sent again at most once per kill, with the same Message-ID.
+func TestCrashLoopDigest(t *testing.T) {
+	crashLoop(t, 400, 4, 4)
+}
+
+func crashLoop(t *testing.T, n, kills, perAdmin int) {
 	srv, err := smtptest.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -64,9 +74,12 @@ tls = "none"
 	// SMTP delivery, one-second leases so a killed claim comes back quickly, small batches.
 	body, _ := os.ReadFile(e.cfg)
 	cfg := strings.Replace(string(body), "transport = \"file\"\n", "transport = \"smtp\"\nlease_seconds = 1\nbatch_size = 20\n", 1)
+	if perAdmin > 1 {
+		cfg = strings.Replace(cfg, "lease_seconds = 1\n", "lease_seconds = 1\ndigest = true\n", 1)
+	}
 	os.WriteFile(e.cfg, []byte(cfg), 0o600)
 	e.clock = fixtureDay
-	up, sp := writeDueData(t, e.dir, n)
+	up, sp := writeSharedDueData(t, e.dir, n, perAdmin)
 	e.mustRun("import", up, sp)
 
 	rng := rand.New(rand.NewPCG(uint64(n), uint64(kills)))
@@ -85,7 +98,7 @@ tls = "none"
 			<-done
 			killed++
 		}
-		if srv.Count() >= n && killed < kills {
+		if srv.Count() >= (n+perAdmin-1)/perAdmin && killed < kills {
 			break
 		}
 	}
@@ -124,11 +137,15 @@ tls = "none"
 	for _, c := range byID {
 		dups += c - 1
 	}
-	for i := 1; i <= n; i++ {
+	admins := (n + perAdmin - 1) / perAdmin
+	for i := 1; i <= admins; i++ {
 		rcpt := fmt.Sprintf("admin@p%d.example", i)
 		if _, ok := byRcpt[rcpt]; !ok {
 			t.Errorf("no reminder reached %s", rcpt)
 		}
+	}
+	if perAdmin > 1 && len(byID) != admins {
+		t.Errorf("%d distinct Message-IDs for %d digests", len(byID), admins)
 	}
 	if dups > killed {
 		t.Errorf("%d duplicates for %d kills", dups, killed)

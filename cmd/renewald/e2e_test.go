@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -597,5 +598,52 @@ func TestRenewalRecordAndClear(t *testing.T) {
 	os.WriteFile(bad2, []byte("partner_id,specialization,anniversary_on,outcome,on\n4761234,Threat Protection,2026-02-28,renewed,2026-01-12\n"), 0o600)
 	if code, _, errs := e.run("import", bad2); code != 0 {
 		t.Errorf("leap-day outcome: exit %d %s", code, errs)
+	}
+}
+
+// TestDigestThroughTheBinary: with mail.digest on, preview shows the digest a row goes out in, and
+// deliver writes one message per address listing each of its renewals.
+func TestDigestThroughTheBinary(t *testing.T) {
+	e := newEnv(t, "")
+	e.clock = fixtureDay
+	body, _ := os.ReadFile(e.cfg)
+	os.WriteFile(e.cfg, []byte(strings.Replace(string(body), "transport = \"file\"\n", "transport = \"file\"\ndigest = true\n", 1)), 0o600)
+	up, sp := writeSharedDueData(t, e.dir, 6, 3)
+	e.mustRun("import", up, sp)
+	e.mustRun("tick", "--no-deliver")
+	var pending []struct {
+		ID int64 `json:"id"`
+	}
+	json.Unmarshal([]byte(e.mustRun("outbox", "list", "--json", "--status", "pending")), &pending)
+	if len(pending) != 6 {
+		t.Fatalf("%d pending rows, want 6", len(pending))
+	}
+	out := e.mustRun("preview", fmt.Sprint(pending[0].ID))
+	if !strings.Contains(out, fmt.Sprintf("(a digest of outbox rows [%d ", pending[0].ID)) || !strings.Contains(out, "Subject: 3 specialization renewals need attention") ||
+		!strings.Contains(out, "Message-ID: <digest.20260115.") {
+		t.Errorf("preview:\n%s", out)
+	}
+	e.mustRun("deliver")
+	files, _ := filepath.Glob(filepath.Join(e.dir, "mail", "*.eml"))
+	if len(files) != 2 {
+		t.Fatalf("%d messages for 2 addresses with 3 reminders each", len(files))
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		// The calendar is the message's base64 text/calendar part.
+		i := strings.Index(string(b), "Content-Type: text/calendar")
+		if i < 0 {
+			t.Fatalf("%s has no calendar", f)
+		}
+		rest := string(b[i:])
+		body := rest[strings.Index(rest, "\r\n\r\n")+4:]
+		body = body[:strings.Index(body, "\r\n--")]
+		ics, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(body, "\r\n", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := strings.Count(string(ics), "BEGIN:VEVENT"); c != 6 {
+			t.Errorf("%s: %d calendar events, want 6 (three renewals)", f, c)
+		}
 	}
 }

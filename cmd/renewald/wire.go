@@ -69,7 +69,8 @@ func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
 	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	a := &app{
 		cfg: cfg, db: db, catalog: cat, rules: rules, roles: roles,
-		outbox: &store.Outbox{DB: db, RoleKeys: roles.Keys(), Lease: time.Duration(cfg.Mail.LeaseSeconds) * time.Second},
+		outbox: &store.Outbox{DB: db, RoleKeys: roles.Keys(), Lease: time.Duration(cfg.Mail.LeaseSeconds) * time.Second,
+			Digest: cfg.Mail.Digest},
 		renderer: &notify.Renderer{Templates: tmpl, Catalog: cat, Rules: rules, From: from, ReplyTo: replyTo,
 			Location: cfg.Location(), PartnerCenterURL: cfg.Mail.PartnerCenterURL},
 	}
@@ -154,7 +155,7 @@ func (m *Main) deliverer(a *app) (*notify.Deliverer, error) {
 		Outbox: a.outbox, Transport: t, Renderer: a.renderer, Now: m.Now,
 		BatchSize: mc.BatchSize, MaxAttempts: mc.MaxAttempts,
 		BackoffBase: time.Duration(mc.BackoffBaseSeconds) * time.Second,
-		Jitter:      rand.Float64, Logger: m.logger,
+		Jitter:      rand.Float64, Logger: m.logger, Digest: mc.Digest,
 	}
 	// Pace sends at the stricter of rate_per_second and max_per_minute; the quotas themselves are
 	// counted from the outbox, across processes.
