@@ -64,6 +64,7 @@ type partnerEntry struct {
 	nameAt   string
 	users    map[string]string // email → where first seen
 	enrolled map[string]string // spec|date → where first seen
+	active   map[string]string // spec → where its active enrollment is (R1: at most one)
 	scores   map[string]string // designation → where first seen
 }
 
@@ -108,7 +109,7 @@ func (ds *Dataset) partner(file, where, id, name string) (*partnerEntry, error) 
 	e, ok := ds.byID[id]
 	if !ok {
 		e = &partnerEntry{p: &renewal.Partner{ID: id, Name: name}, nameAt: at,
-			users: map[string]string{}, enrolled: map[string]string{}, scores: map[string]string{}}
+			users: map[string]string{}, enrolled: map[string]string{}, active: map[string]string{}, scores: map[string]string{}}
 		ds.byID[id] = e
 		ds.Partners = append(ds.Partners, e.p)
 		return e, nil
@@ -177,6 +178,13 @@ func (im Importer) addEnrollment(e *partnerEntry, file, where, spec, attained, s
 	if first, dup := e.enrolled[key]; dup {
 		return &InputError{File: file, Where: where, Field: "specialization",
 			Msg: fmt.Sprintf("duplicate enrollment %s attained %s for partner %s (first at %s)", s.Name, d, e.p.ID, first)}
+	}
+	if st == renewal.StatusActive {
+		if first, dup := e.active[s.Name]; dup {
+			return &InputError{File: file, Where: where, Field: "attained_on",
+				Msg: fmt.Sprintf("partner %s already holds %s, active from another attainment date at %s (a partner holds a specialization once; mark the old one removed)", e.p.ID, s.Name, first)}
+		}
+		e.active[s.Name] = file + ": " + where
 	}
 	e.enrolled[key] = file + ": " + where
 	e.p.Enrollments = append(e.p.Enrollments, renewal.Enrollment{PartnerID: e.p.ID, Specialization: s.Name, AttainedOn: d, Status: st})

@@ -180,3 +180,14 @@ func TestOutcomes(t *testing.T) {
 		}
 	}
 }
+
+func TestOneActiveEnrollmentPerSpecialization(t *testing.T) {
+	p := write(t, "s.csv", "partner_id,partner_name,specialization,attained_on,status\n1,A,Finance,2021-06-10,active\n1,A,Finance,2021-06-20,active\n")
+	if _, err := im().Files(p); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "line 3: attained_on: partner 1 already holds Finance") {
+		t.Errorf("two active enrollments accepted: %v", err)
+	}
+	ok := write(t, "s.csv", "partner_id,partner_name,specialization,attained_on,status\n1,A,Finance,2021-06-10,removed\n1,A,Finance,2023-06-20,active\n")
+	if _, err := im().Files(ok); err != nil {
+		t.Errorf("a lapsed and a new enrollment: %v", err)
+	}
+}

@@ -16,9 +16,12 @@ type ImportResult struct {
 	Users              int
 	Enrollments        int
 	RemovedEnrollments int
-	CancelledReminders int
-	Outcomes           int // renewal outcomes recorded
-	RenewedCancelled   int // reminders cancelled because their renewal is recorded as done
+	// ReplacedEnrollments counts active enrollments replaced by one with another attainment date of
+	// the same specialization (R1: one active enrollment per partner and specialization).
+	ReplacedEnrollments int
+	CancelledReminders  int
+	Outcomes            int // renewal outcomes recorded
+	RenewedCancelled    int // reminders cancelled because their renewal is recorded as done
 }
 
 // Import upserts partners in one transaction: partner names, the users of partners whose user list
@@ -46,6 +49,12 @@ func (s *DB) Import(ctx context.Context, partners []*renewal.Partner, now time.T
 			"cancel": `UPDATE outbox SET status = 'cancelled', last_error = 'enrollment removed', updated_at = ?
 				WHERE status = 'pending' AND enrollment_id =
 				(SELECT id FROM enrollments WHERE partner_id = ? AND specialization = ? AND attained_on = ?)`,
+			// R1: a partner holds a specialization once. An active enrollment with another attainment
+			// date replaces the one stored: that one is removed and its waiting reminders cancelled.
+			"replace": `UPDATE enrollments SET status = 'removed'
+				WHERE partner_id = ? AND specialization = ? AND attained_on != ? AND status = 'active' RETURNING id, attained_on`,
+			"cancelReplaced": `UPDATE outbox SET status = 'cancelled', last_error = ?, updated_at = ?
+				WHERE enrollment_id = ? AND status IN ('pending', 'no_recipients')`,
 			"clearScores": `DELETE FROM capability_scores WHERE partner_id = ?`,
 			"score":       `INSERT INTO capability_scores (partner_id, designation, enterprise, smb) VALUES (?, ?, ?, ?)`,
 		})
@@ -80,6 +89,14 @@ func (s *DB) Import(ctx context.Context, partners []*renewal.Partner, now time.T
 					return fmt.Errorf("partner %s: enrollment %s: %w", p.ID, e.Specialization, err)
 				}
 				res.Enrollments++
+				if e.Status == renewal.StatusActive {
+					n, c, err := replaceEnrollments(ctx, stmts, p.ID, e, ts)
+					if err != nil {
+						return err
+					}
+					res.ReplacedEnrollments += n
+					res.CancelledReminders += c
+				}
 				if e.Status == renewal.StatusRemoved {
 					res.RemovedEnrollments++
 					r, err := stmts["cancel"].ExecContext(ctx, ts, p.ID, e.Specialization, e.AttainedOn.String())
@@ -115,6 +132,44 @@ func (s *DB) Import(ctx context.Context, partners []*renewal.Partner, now time.T
 		return ImportResult{}, fmt.Errorf("import: %w", err)
 	}
 	return res, nil
+}
+
+// replaceEnrollments removes the partner's other active enrollments of e's specialization (R1: one
+// active enrollment per partner and specialization) and cancels their waiting reminders.
+func replaceEnrollments(ctx context.Context, stmts map[string]*sqlx.Stmt, partnerID string, e renewal.Enrollment, ts string) (replaced, cancelled int, err error) {
+	var old []struct {
+		ID         int64  `db:"id"`
+		AttainedOn string `db:"attained_on"`
+	}
+	rows, err := stmts["replace"].QueryxContext(ctx, partnerID, e.Specialization, e.AttainedOn.String())
+	if err != nil {
+		return 0, 0, fmt.Errorf("partner %s: replace %s: %w", partnerID, e.Specialization, err)
+	}
+	for rows.Next() {
+		var o struct {
+			ID         int64  `db:"id"`
+			AttainedOn string `db:"attained_on"`
+		}
+		if err := rows.StructScan(&o); err != nil {
+			rows.Close()
+			return 0, 0, fmt.Errorf("partner %s: replace %s: %w", partnerID, e.Specialization, err)
+		}
+		old = append(old, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, fmt.Errorf("partner %s: replace %s: %w", partnerID, e.Specialization, err)
+	}
+	for _, o := range old {
+		reason := fmt.Sprintf("enrollment replaced: %s is now attained on %s, not %s", e.Specialization, e.AttainedOn, o.AttainedOn)
+		r, err := stmts["cancelReplaced"].ExecContext(ctx, reason, ts, o.ID)
+		if err != nil {
+			return 0, 0, fmt.Errorf("partner %s: cancel reminders of a replaced %s: %w", partnerID, e.Specialization, err)
+		}
+		n, _ := r.RowsAffected()
+		cancelled += int(n)
+	}
+	return len(old), cancelled, nil
 }
 
 func metricsJSON(m map[string]int) any {

@@ -463,3 +463,33 @@ func TestClaimNothingEarlyNothingStale(t *testing.T) {
 		}
 	})
 }
+
+// TestCorrectedAttainmentReplacesTheEnrollment pins R1's one active enrollment per partner and
+// specialization: importing it again with another attained_on removes the old one, cancels its
+// waiting reminders and says so; the partner gets one series.
+func TestCorrectedAttainmentReplacesTheEnrollment(t *testing.T) {
+	db := MustOpenDB(t)
+	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+		t.Fatal(err)
+	}
+	enqueueSample(t, db) // a pending reminder of the Kubernetes enrollment attained 2023-05-20
+	p := samplePartners()
+	p[0].Enrollments = []renewal.Enrollment{{Specialization: "Kubernetes on Microsoft Azure", AttainedOn: d("2023-05-30"), Status: renewal.StatusActive}}
+	res, err := db.Import(ctx, p, t0)
+	if err != nil || res.ReplacedEnrollments != 1 || res.CancelledReminders != 1 {
+		t.Fatalf("re-import: %+v %v", res, err)
+	}
+	var active []string
+	db.db.Select(&active, `SELECT attained_on FROM enrollments WHERE partner_id = '4761234' AND specialization = 'Kubernetes on Microsoft Azure' AND status = 'active'`)
+	if len(active) != 1 || active[0] != "2023-05-30" {
+		t.Errorf("active enrollments %v", active)
+	}
+	rows, _ := db.List(ctx, Filter{Status: StatusCancelled})
+	if len(rows) != 1 || !strings.Contains(*rows[0].LastError, "enrollment replaced: Kubernetes on Microsoft Azure is now attained on 2023-05-30, not 2023-05-20") {
+		t.Errorf("cancelled %+v", rows)
+	}
+	// Importing the same again changes nothing.
+	if res, err := db.Import(ctx, p, t0); err != nil || res.ReplacedEnrollments != 0 {
+		t.Errorf("idempotent re-import: %+v %v", res, err)
+	}
+}

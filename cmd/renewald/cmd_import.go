@@ -51,8 +51,8 @@ func (m *Main) cmdImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "imported %d partners, %d users, %d enrollments (%d removed, %d queued reminders cancelled)\n",
-		res.Partners, res.Users, res.Enrollments, res.RemovedEnrollments, res.CancelledReminders)
+	fmt.Fprintf(m.Stdout, "imported %d partners, %d users, %d enrollments (%d removed, %d replaced, %d queued reminders cancelled)\n",
+		res.Partners, res.Users, res.Enrollments, res.RemovedEnrollments, res.ReplacedEnrollments, res.CancelledReminders)
 	if res.Outcomes > 0 {
 		fmt.Fprintf(m.Stdout, "recorded %d renewal outcomes (%d queued reminders cancelled)\n", res.Outcomes, res.RenewedCancelled)
 	}
