@@ -28,6 +28,8 @@ type Outbox interface {
 	MarkRetry(ctx context.Context, id int64, now, next time.Time, reason string) error
 	MarkFailed(ctx context.Context, id int64, now time.Time, reason string) error
 	Release(ctx context.Context, id int64, now time.Time) error
+	// Renew extends the lease of claimed rows still waiting in the batch (a batch longer than a lease).
+	Renew(ctx context.Context, ids []int64, now time.Time) error
 	// Suppress puts an address the server reported as not existing on the suppression list: later
 	// rows to it end suppressed at claim time without contacting the server.
 	Suppress(ctx context.Context, address, reply string, now time.Time) error
@@ -99,6 +101,12 @@ type Deliverer struct {
 	Now         func() time.Time
 	BatchSize   int
 	MaxAttempts int
+	// Lease is how long a claim holds (mail.lease_seconds): a batch renews the lease of its rows still
+	// waiting every third of it. Zero: no renewal.
+	Lease time.Duration
+	// GiveUpAfter: a temporary failure ends failed only once MaxAttempts is reached and the first
+	// attempt is older than this (mail.give_up_after_hours); zero: at MaxAttempts.
+	GiveUpAfter time.Duration
 	BackoffBase time.Duration
 	BackoffCap  time.Duration  // default 6 h
 	Limiter     *rate.Limiter  // nil: unlimited
@@ -358,7 +366,21 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 	defer close(stop)
 
 	done := 0 // units attempted
+	renewed := d.Now()
 	for item := range ready {
+		if d.Lease > 0 && d.Now().Sub(renewed) >= d.Lease/3 && ctx.Err() == nil {
+			// A slow batch (rate limits, a slow server) keeps its claim on what it has not sent yet.
+			var ids []int64
+			for _, u := range units[done:] {
+				for _, r := range u {
+					ids = append(ids, r.OutboxID)
+				}
+			}
+			if err := d.Outbox.Renew(markCtx, ids, d.Now()); err != nil {
+				return err
+			}
+			renewed = d.Now()
+		}
 		if ctx.Err() == nil && item.on != renewal.DateOf(d.Now(), d.Renderer.Location) {
 			item = d.render(units[done]) // rendered before midnight, sent after: word it for the send day (R12)
 		}
@@ -475,7 +497,9 @@ func (d *Deliverer) observeOutcome(outcome string) {
 // failed otherwise.
 func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError, st *Stats) error {
 	now := d.Now()
-	if se.Temporary && r.Attempts < d.MaxAttempts {
+	// A temporary failure gives up only when the attempts are spent and the first one is older than
+	// GiveUpAfter: a relay down over a weekend must not lose reminders.
+	if se.Temporary && (r.Attempts < d.MaxAttempts || (!r.FirstAttemptAt.IsZero() && now.Sub(r.FirstAttemptAt) < d.GiveUpAfter)) {
 		next := now.Add(d.Backoff(r.Attempts))
 		d.Logger.Info("temporary delivery failure; will retry", "outbox_id", r.OutboxID, "attempt", r.Attempts,
 			"next_attempt_at", next.UTC().Format(time.RFC3339), "err", se.Reply)
@@ -485,7 +509,7 @@ func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError,
 	}
 	reason := se.Reply
 	if se.Temporary {
-		reason = fmt.Sprintf("gave up after %d attempts: %s", r.Attempts, se.Reply)
+		reason = fmt.Sprintf("gave up after %d attempts over %s: %s", r.Attempts, now.Sub(r.FirstAttemptAt).Round(time.Minute), se.Reply)
 	}
 	if se.MailboxUnknown {
 		if err := d.Outbox.Suppress(ctx, r.Recipient, se.Reply, now); err != nil {

@@ -154,6 +154,17 @@ func newSMTP(srv *smtptest.Server, timeout time.Duration) (*notify.SMTP, error) 
 	return notify.NewSMTP(notify.SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: "none", Timeout: timeout})
 }
 
+// restart starts the SMTP server again on addr, where the transport expects it (after an outage).
+func (f *fixture) restart(t *testing.T, addr string) {
+	t.Helper()
+	srv, err := smtptest.StartWith(smtptest.Options{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	f.srv = srv
+}
+
 func (f *fixture) counts(t *testing.T) map[string]int {
 	t.Helper()
 	n, err := f.db.CountByStatus(ctx)

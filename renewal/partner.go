@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // EnrollmentStatus is whether a partner still holds a specialization (R1).
@@ -56,7 +57,8 @@ type Reminder struct {
 	Recipient      string
 	RecipientName  string
 	MessageID      string
-	Attempts       int // attempts so far, this one included once claimed
+	Attempts       int       // attempts so far, this one included once claimed
+	FirstAttemptAt time.Time // when it was first attempted (zero before)
 	Scores         []CapabilityScore
 }
 

@@ -161,14 +161,14 @@ func (s *DB) OldestPendingDue(ctx context.Context) (d renewal.Date, ok bool, err
 // to an address still suppressed ends suppressed again at its claim).
 func (s *DB) Retry(ctx context.Context, id int64, now time.Time) error {
 	return s.changeStatus(ctx, id, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL,
-		lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('failed', 'cancelled', 'suppressed')`,
+		first_attempt_at = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('failed', 'cancelled', 'suppressed')`,
 		"failed, cancelled or suppressed", now)
 }
 
 // RetryFailed puts every failed row back to pending and returns how many.
 func (s *DB) RetryFailed(ctx context.Context, now time.Time) (int, error) {
 	r, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL,
-		lease_until = NULL, updated_at = ? WHERE status = 'failed'`, formatTime(now))
+		first_attempt_at = NULL, lease_until = NULL, updated_at = ? WHERE status = 'failed'`, formatTime(now))
 	if err != nil {
 		return 0, fmt.Errorf("retry failed: %w", err)
 	}
@@ -233,6 +233,7 @@ type claimRow struct {
 	SuppressedAt     sql.NullString `db:"suppressed_at"`
 	MessageID        string         `db:"message_id"`
 	Attempts         int            `db:"attempts"`
+	FirstAttemptAt   sql.NullString `db:"first_attempt_at"`
 }
 
 // Claim takes up to limit rows that are due for delivery on today (in the configured zone) — pending
@@ -279,7 +280,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 		}
 		defer cancel.Close()
 		claim, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'sending', lease_until = ?,
-			attempts = attempts + 1, updated_at = ? WHERE id = ?`)
+			attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, ?), updated_at = ? WHERE id = ?`)
 		if err != nil {
 			return err
 		}
@@ -309,12 +310,15 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 				cancelled++
 				continue
 			}
-			if _, err := claim.ExecContext(ctx, lease, ts, r.ID); err != nil {
+			if _, err := claim.ExecContext(ctx, lease, ts, ts, r.ID); err != nil {
 				return fmt.Errorf("claim %d: %w", r.ID, err)
 			}
 			rem, err := r.reminder(rules)
 			if err != nil {
 				return err
+			}
+			if rem.FirstAttemptAt.IsZero() {
+				rem.FirstAttemptAt = now // this claim is the first attempt
 			}
 			out = append(out, rem)
 			partners[r.PartnerID] = true
@@ -389,7 +393,7 @@ func loadClaimRows(ctx context.Context, q sqlx.QueryerContext, ids []int64, role
 			AND ro.anniversary_on = o.anniversary_on) AS renewed_on,
 		(SELECT sp.reply FROM suppressions sp WHERE sp.address = o.recipient) AS suppressed_reply,
 		(SELECT sp.suppressed_at FROM suppressions sp WHERE sp.address = o.recipient) AS suppressed_at,
-		o.message_id, o.attempts
+		o.message_id, o.attempts, o.first_attempt_at
 		FROM outbox o JOIN enrollments e ON e.id = o.enrollment_id JOIN partners p ON p.id = e.partner_id
 		LEFT JOIN users u ON u.partner_id = e.partner_id AND u.email = o.recipient
 		WHERE o.id IN (?) ORDER BY o.due_on, o.id`, roleKeys, ids)
@@ -449,7 +453,12 @@ func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {
 	attained, err1 := renewal.ParseDate(r.AttainedOn)
 	ann, err2 := renewal.ParseDate(r.AnniversaryOn)
 	due, err3 := renewal.ParseDate(r.DueOn)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	var first time.Time
+	var err4 error
+	if r.FirstAttemptAt.Valid {
+		first, err4 = time.Parse(TimeFormat, r.FirstAttemptAt.String)
+	}
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return renewal.Reminder{}, fmt.Errorf("outbox row %d: %w", r.ID, err)
 	}
 	return renewal.Reminder{
@@ -463,10 +472,11 @@ func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {
 			Offset:  r.OffsetDays,
 			DueOn:   due,
 		},
-		Recipient:     r.Recipient,
-		RecipientName: r.RecipientName.String,
-		MessageID:     r.MessageID,
-		Attempts:      r.Attempts + 1,
+		Recipient:      r.Recipient,
+		RecipientName:  r.RecipientName.String,
+		MessageID:      r.MessageID,
+		Attempts:       r.Attempts + 1,
+		FirstAttemptAt: first,
 	}, nil
 }
 
@@ -517,6 +527,24 @@ func (o *Outbox) MarkSent(ctx context.Context, id int64, now time.Time, subject 
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'sent', sent_at = ?, subject = ?, last_error = NULL,
 		lease_until = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
 		ts, nullString(subject), ts, id)
+}
+
+// Renew extends the lease of claimed rows still waiting in a batch to now plus the lease, so that a
+// batch that takes longer than one lease is not claimed again by another delivery while it runs. Rows
+// no longer sending are left alone.
+func (o *Outbox) Renew(ctx context.Context, ids []int64, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	q, args, err := sqlx.In(`UPDATE outbox SET lease_until = ?, updated_at = ? WHERE status = 'sending' AND id IN (?)`,
+		formatTime(now.Add(o.Lease)), formatTime(now), ids)
+	if err != nil {
+		return fmt.Errorf("renew lease: %w", err)
+	}
+	if _, err := o.DB.db.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("renew lease of %d rows: %w", len(ids), err)
+	}
+	return nil
 }
 
 // MarkDigestSent records the rows of one digest as sent, in one transaction, each with the digest's
@@ -585,6 +613,7 @@ func (leaseLost) LeaseLost() bool { return true }
 // attempt the claim counted.
 func (o *Outbox) Release(ctx context.Context, id int64, now time.Time) error {
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'pending', attempts = max(attempts - 1, 0),
+		first_attempt_at = CASE WHEN attempts <= 1 THEN NULL ELSE first_attempt_at END,
 		lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`, formatTime(now), id)
 }
 

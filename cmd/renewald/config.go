@@ -54,6 +54,7 @@ type MailConfig struct {
 	From               string     `toml:"from"`
 	FileDir            string     `toml:"file_dir"`
 	MaxAttempts        int        `toml:"max_attempts"`
+	GiveUpAfterHours   int        `toml:"give_up_after_hours"`
 	BackoffBaseSeconds int        `toml:"backoff_base_seconds"`
 	BatchSize          int        `toml:"batch_size"`
 	LeaseSeconds       int        `toml:"lease_seconds"`
@@ -134,6 +135,7 @@ func DefaultConfig() Config {
 			From:               "Partner Renewals <renewals@example.com>",
 			FileDir:            "mail-out",
 			MaxAttempts:        8,
+			GiveUpAfterHours:   72,
 			BackoffBaseSeconds: 60,
 			BatchSize:          100,
 			LeaseSeconds:       300,
@@ -229,6 +231,9 @@ func (c Config) Validate() error {
 	if m.MaxAttempts < 1 || m.MaxAttempts > 100 {
 		bad("mail.max_attempts", m.MaxAttempts, "out of range 1..100")
 	}
+	if m.GiveUpAfterHours < 0 || m.GiveUpAfterHours > 24*365 {
+		bad("mail.give_up_after_hours", m.GiveUpAfterHours, "out of range 0..8760")
+	}
 	if m.BackoffBaseSeconds < 1 || m.BackoffBaseSeconds > 6*3600 {
 		bad("mail.backoff_base_seconds", m.BackoffBaseSeconds, "out of range 1..21600")
 	}
@@ -241,10 +246,17 @@ func (c Config) Validate() error {
 	if m.RatePerSecond < 0 {
 		bad("mail.rate_per_second", m.RatePerSecond, "must not be negative")
 	}
+	// A batch renews its claim between messages; the wait for one message must fit well inside it.
+	if m.RatePerSecond > 0 && 1/m.RatePerSecond >= float64(m.LeaseSeconds)/2 {
+		bad("mail.lease_seconds", m.LeaseSeconds, fmt.Sprintf("must be more than twice the %.0f s between two messages at rate_per_second = %g", 1/m.RatePerSecond, m.RatePerSecond))
+	}
 	if m.ReplyTo != "" {
 		if _, err := parseAddress(m.ReplyTo); err != nil {
 			bad("mail.reply_to", fmt.Sprintf("%q", m.ReplyTo), err.Error())
 		}
+	}
+	if m.MaxPerMinute > 0 && 60/float64(m.MaxPerMinute) >= float64(m.LeaseSeconds)/2 {
+		bad("mail.lease_seconds", m.LeaseSeconds, fmt.Sprintf("must be more than twice the %.0f s between two messages at max_per_minute = %d", 60/float64(m.MaxPerMinute), m.MaxPerMinute))
 	}
 	if m.MaxPerMinute < 0 || m.MaxPerMinute > 1_000_000 {
 		bad("mail.max_per_minute", m.MaxPerMinute, "out of range 0..1000000")

@@ -63,6 +63,9 @@ func TestConfigErrors(t *testing.T) {
 		{"token_url in plain http", "[mail.smtp]\nauth = \"xoauth2\"\nusername = \"r@example.com\"\n[mail.smtp.oauth2]\nclient_id = \"x\"\ntoken_url = \"http://login.example.com/t\"\n", "mail.smtp.oauth2.token_url"},
 		{"empty scopes", "[mail.smtp]\nauth = \"xoauth2\"\nusername = \"r@example.com\"\n[mail.smtp.oauth2]\nclient_id = \"x\"\ntoken_url = \"https://login.example.com/t\"\nscopes = []\n", "mail.smtp.oauth2.scopes"},
 		{"unknown oauth2 key", "[mail.smtp.oauth2]\ntenant = \"x\"\n", "unknown key mail.smtp.oauth2.tenant"},
+		{"negative give_up_after_hours", "[mail]\ngive_up_after_hours = -1\n", "mail.give_up_after_hours"},
+		{"a message slower than half a lease", "[mail]\nrate_per_second = 0.01\nlease_seconds = 120\n", "mail.lease_seconds"},
+		{"max_per_minute slower than half a lease", "[mail]\nmax_per_minute = 1\nlease_seconds = 60\n", "mail.lease_seconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, "c.toml", tc.toml)

@@ -153,7 +153,8 @@ func (m *Main) deliverer(a *app) (*notify.Deliverer, error) {
 	mc := a.cfg.Mail
 	d := &notify.Deliverer{
 		Outbox: a.outbox, Transport: t, Renderer: a.renderer, Now: m.Now,
-		BatchSize: mc.BatchSize, MaxAttempts: mc.MaxAttempts,
+		BatchSize: mc.BatchSize, MaxAttempts: mc.MaxAttempts, GiveUpAfter: time.Duration(mc.GiveUpAfterHours) * time.Hour,
+		Lease: time.Duration(mc.LeaseSeconds) * time.Second,
 		BackoffBase: time.Duration(mc.BackoffBaseSeconds) * time.Second,
 		Jitter:      rand.Float64, Logger: m.logger, Digest: mc.Digest,
 	}

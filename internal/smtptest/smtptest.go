@@ -59,6 +59,9 @@ type Options struct {
 	XOAUTH2 func(user, token string) bool
 	// RequireAuth refuses MAIL FROM before a successful AUTH (530 5.7.0).
 	RequireAuth bool
+	// Addr is the loopback address to listen on (default 127.0.0.1:0, a free port): a test restarts
+	// a server where its clients expect it.
+	Addr string
 }
 
 // Server is a running test server.
@@ -89,9 +92,13 @@ type Server struct {
 // Start listens on 127.0.0.1 on a free port.
 func Start() (*Server, error) { return StartWith(Options{}) }
 
-// StartWith listens on 127.0.0.1 on a free port with opts.
+// StartWith listens on 127.0.0.1 on a free port (or opts.Addr) with opts.
 func StartWith(opts Options) (*Server, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +111,8 @@ func StartWith(opts Options) (*Server, error) {
 	s.srv.MaxMessageBytes = 10 << 20
 	s.srv.ReadTimeout = time.Minute
 	s.srv.WriteTimeout = time.Minute
-	addr := l.Addr().(*net.TCPAddr)
-	s.Addr, s.Host, s.Port = addr.String(), "127.0.0.1", addr.Port
+	la := l.Addr().(*net.TCPAddr)
+	s.Addr, s.Host, s.Port = la.String(), "127.0.0.1", la.Port
 	go s.srv.Serve(strictListener{Listener: l, s: s})
 	return s, nil
 }
