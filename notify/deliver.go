@@ -440,7 +440,7 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 			continue
 		}
 		d.observeSend("sent", elapsed)
-		if err := d.markSent(markCtx, item); err != nil {
+		if err := d.markSent(ctx, markCtx, item); err != nil {
 			return err
 		}
 		for range item.rems {
@@ -459,15 +459,39 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 }
 
 // markSent records a sent message: one row, or every row of a digest (with the digest's Message-ID).
-func (d *Deliverer) markSent(ctx context.Context, item rendered) error {
-	if len(item.rems) == 1 {
-		return markErr(d.Outbox.MarkSent(ctx, item.rems[0].OutboxID, d.Now(), item.subject))
+// The server has accepted it, so the mark must not be lost (a lost mark sends it again once the lease
+// runs out): it is retried, with its own growing wait, until it lands or stop ends (the process is
+// told to stop), as when a long import holds the database.
+func (d *Deliverer) markSent(stop, ctx context.Context, item rendered) error {
+	mark := func() error {
+		if len(item.rems) == 1 {
+			return markErr(d.Outbox.MarkSent(ctx, item.rems[0].OutboxID, d.Now(), item.subject))
+		}
+		ids := make([]int64, len(item.rems))
+		for i, r := range item.rems {
+			ids[i] = r.OutboxID
+		}
+		return markErr(d.Outbox.MarkDigestSent(ctx, ids, d.Now(), item.subject, item.env.MessageID))
 	}
-	ids := make([]int64, len(item.rems))
-	for i, r := range item.rems {
-		ids[i] = r.OutboxID
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := mark()
+		if err == nil {
+			if attempt > 1 {
+				d.Logger.Info("mark of a sent message landed", "outbox_id", item.rems[0].OutboxID, "attempts", attempt)
+			}
+			return nil
+		}
+		if stop.Err() != nil {
+			return fmt.Errorf("stopped before the mark of sent outbox row %d landed: %w", item.rems[0].OutboxID, err)
+		}
+		d.Logger.Warn("cannot mark a sent message yet; retrying until it lands", "outbox_id", item.rems[0].OutboxID,
+			"attempt", attempt, "retry_in", wait, "err", err)
+		if d.sleep(stop, wait) != nil {
+			continue // one last try, then the stop is reported
+		}
+		wait = min(wait*2, 5*time.Second)
 	}
-	return markErr(d.Outbox.MarkDigestSent(ctx, ids, d.Now(), item.subject, item.env.MessageID))
 }
 
 // release gives claimed rows back to pending.
