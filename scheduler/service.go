@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -133,7 +134,11 @@ type Service struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	lastOK time.Time
+	err    error // why the service stopped on its own (a recovered panic)
 }
+
+// ErrPanic marks a panic recovered in the service's goroutine.
+var ErrPanic = errors.New("panic")
 
 // ParseSchedule parses a five-field cron spec evaluated in loc.
 func ParseSchedule(spec string, loc *time.Location) (cron.Schedule, error) {
@@ -152,8 +157,30 @@ func (s *Service) Start(ctx context.Context) {
 	s.mu.Unlock()
 	go func() {
 		defer close(s.done)
+		defer s.recoverPanic()
 		s.loop(ctx)
 	}()
+}
+
+// recoverPanic turns a panic of the service's goroutine into Err, logged with its stack, so the
+// daemon can stop cleanly and exit 1 (which systemd restarts) rather than crash with Go's exit 2.
+func (s *Service) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	stack := debug.Stack()
+	s.Logger.Error("panic in the scheduler; stopping", "panic", fmt.Sprint(v), "stack", string(stack))
+	s.mu.Lock()
+	s.err = fmt.Errorf("scheduler: %w: %v", ErrPanic, v)
+	s.mu.Unlock()
+}
+
+// Err returns why the service stopped on its own (after Done is closed): a recovered panic, or nil.
+func (s *Service) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // Stop cancels the service and waits for the running tick to finish its current message, or for
