@@ -140,15 +140,6 @@ type Service struct {
 // ErrPanic marks a panic recovered in the service's goroutine.
 var ErrPanic = errors.New("panic")
 
-// ParseSchedule parses a five-field cron spec evaluated in loc.
-func ParseSchedule(spec string, loc *time.Location) (cron.Schedule, error) {
-	s, err := cron.ParseStandard("CRON_TZ=" + loc.String() + " " + spec)
-	if err != nil {
-		return nil, fmt.Errorf("cron spec %q: %w", spec, err)
-	}
-	return s, nil
-}
-
 // Start runs the service in the background until ctx ends or Stop is called.
 func (s *Service) Start(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -176,7 +167,8 @@ func (s *Service) recoverPanic() {
 	s.mu.Unlock()
 }
 
-// Err returns why the service stopped on its own (after Done is closed): a recovered panic, or nil.
+// Err returns why the service stopped on its own (after Done is closed): a recovered panic, a
+// schedule that never fires, or nil.
 func (s *Service) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -220,6 +212,13 @@ func (s *Service) loop(ctx context.Context) {
 	for {
 		now := s.Now()
 		next := s.Schedule.Next(now)
+		if next.IsZero() { // config check refuses such a schedule; never spin on one
+			s.mu.Lock()
+			s.err = fmt.Errorf("scheduler: %w after %s", ErrNeverFires, now.Format(time.RFC3339))
+			s.mu.Unlock()
+			s.Logger.Error("the schedule never fires again; stopping", "after", now)
+			return
+		}
 		wait, poll := next.Sub(now), false
 		if s.DeliverEvery > 0 && s.DeliverEvery < wait && s.Ticker.Deliverer != nil {
 			wait, poll = s.DeliverEvery, true

@@ -89,3 +89,27 @@ func TestUnitRestartsEverythingButAConfigError(t *testing.T) {
 		t.Errorf("After = %v, want time-sync.target", after)
 	}
 }
+
+// TestScheduleThatCannotWorkIsRefused: a TZ prefix (robfig/cron panicked on it) and a schedule
+// that never fires (the daemon spun on it) fail config check (exit 2) and run (exit 78).
+func TestScheduleThatCannotWorkIsRefused(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ cron, want string }{
+		{"TZ=UTC", "TZ= or CRON_TZ= prefix"},
+		{"CRON_TZ=Europe/Paris 0 6 * * *", "TZ= or CRON_TZ= prefix"},
+		{"0 6 30 2 *", "never fires in the next four years"},
+	} {
+		p := writeFile(t, "c.toml", "[schedule]\ncron = \""+tc.cron+"\"\n")
+		code, _, errs := runMain(t, nil, now, "--config", p, "config", "check")
+		if code != 2 || !strings.Contains(errs, "schedule.cron") || !strings.Contains(errs, tc.want) || !strings.Contains(errs, p) {
+			t.Errorf("config check, cron %q: exit %d, %q", tc.cron, code, errs)
+		}
+		if code, _, errs := runMain(t, nil, now, "--config", p, "run"); code != 78 || !strings.Contains(errs, tc.want) {
+			t.Errorf("run, cron %q: exit %d, %q", tc.cron, code, errs)
+		}
+	}
+	p := writeFile(t, "c.toml", "[schedule]\ncron = \"0 6 29 2 *\"\n")
+	if code, _, errs := runMain(t, nil, now, "--config", p, "config", "check"); code != 0 {
+		t.Errorf("29 February (fires in 2028): exit %d, %q", code, errs)
+	}
+}

@@ -267,6 +267,12 @@ func (m *Main) loadConfig() (Config, error) {
 	if err != nil {
 		return cfg, asUsage(err)
 	}
+	if err := cfg.CheckScheduleFires(m.Now()); err != nil {
+		if cfg.path != "" {
+			err = fmt.Errorf("%s: %w", cfg.path, err)
+		}
+		return cfg, asUsage(err)
+	}
 	if m.dbPath != "" {
 		cfg.Database.Path = m.dbPath
 	}
