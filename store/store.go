@@ -38,6 +38,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open store: empty database path")
 	}
+	if _, _, err := checkOwner(path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

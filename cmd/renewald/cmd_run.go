@@ -33,7 +33,7 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 		return usageErrorf("another renewald run is using %s: %w", cfg.Database.Path, err)
 	}
 	if err != nil {
-		return err
+		return lockError(err)
 	}
 	defer runLock.Unlock()
 	a, err := m.newApp(ctx, cfg)

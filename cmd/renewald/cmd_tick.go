@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"fmt"
 	"time"
 
@@ -17,11 +19,23 @@ func withScanLock(ctx context.Context, dbPath string, wait time.Duration, fn fun
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	lock, err := store.WaitLock(wctx, dbPath, "scan", 100*time.Millisecond)
 	cancel()
-	if err != nil {
+	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("another renewald is scanning this database: %w", err)
+	}
+	if err != nil {
+		return lockError(err)
 	}
 	defer lock.Unlock()
 	return fn()
+}
+
+// lockError marks as a usage error (exit 2; 78 for run) what an operator must fix: a lock file owned by
+// someone else, a command run as the wrong user, a planted link.
+func lockError(err error) error {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, store.ErrWrongUser) || errors.Is(err, store.ErrUnsafeLockFile) {
+		return asUsage(err)
+	}
+	return err
 }
 
 // cmdTick runs one scan + enqueue + deliver cycle.

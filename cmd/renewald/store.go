@@ -13,7 +13,7 @@ import (
 func (m *Main) openStore(ctx context.Context, cfg Config) (*store.DB, error) {
 	db, err := store.Open(ctx, cfg.Database.Path)
 	if err != nil {
-		return nil, err
+		return nil, lockError(err)
 	}
 	return db, nil
 }
