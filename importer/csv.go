@@ -35,8 +35,8 @@ func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
 		users = true
 	case slices.Equal(header, specsHeader), slices.Equal(header, append(slices.Clone(specsHeader), "status")):
 	default:
-		return &InputError{File: file, Where: "line 1", Msg: fmt.Sprintf("header %q is neither %q (users) nor %q[,status] (specializations)",
-			strings.Join(header, ","), strings.Join(usersHeader, ","), strings.Join(specsHeader, ","))}
+		return &InputError{File: file, Where: "line 1", Msg: fmt.Sprintf("header %s is neither %q (users) nor %q[,status] (specializations)",
+			Quote(strings.Join(header, ",")), strings.Join(usersHeader, ","), strings.Join(specsHeader, ","))}
 	}
 	for {
 		rec, err := r.Read()
