@@ -14,7 +14,7 @@ func partnerJSON(t *testing.T, field, value string) string {
 	t.Helper()
 	p := map[string]any{
 		"id": "4761234", "name": "Contoso Ltd",
-		"users": []map[string]any{{"email": "ada@contoso.example", "name": "Ada", "roles": []string{"Global admin"}}},
+		"users":           []map[string]any{{"email": "ada@contoso.example", "name": "Ada", "roles": []string{"Global admin"}}},
 		"specializations": []map[string]any{{"name": "Kubernetes on Microsoft Azure", "attained_on": "2023-04-15", "status": "active"}},
 		"capability_scores": []map[string]any{{"designation": "Solutions Partner for Modern Work",
 			"enterprise": map[string]int{"performance": 20}, "smb": map[string]int{}}},

@@ -62,7 +62,7 @@ type Dataset struct {
 	// WarningsOmitted counts the warnings beyond MaxWarnings, not kept.
 	WarningsOmitted int
 	Rows            int // data rows read
-	byID     map[string]*partnerEntry
+	byID            map[string]*partnerEntry
 }
 
 type partnerEntry struct {
