@@ -19,6 +19,7 @@ import (
 	"time"
 	_ "time/tzdata" // time zones even on hosts without a zoneinfo database
 
+	"github.com/renewald/renewald/importer"
 	"github.com/renewald/renewald/store"
 )
 
@@ -279,14 +280,22 @@ func (m *Main) loadConfig() (Config, error) {
 	return cfg, nil
 }
 
-// parseAddress parses one RFC 5322 address and refuses header injection.
+// parseAddress parses one RFC 5322 address for mail.from (and mail.reply_to): it refuses header
+// injection and invisible or line-breaking characters (Cc, Cf, Zl, Zp) anywhere in it, and returns a
+// non-ASCII domain in its IDNA form, the one that goes out.
 func parseAddress(s string) (*mail.Address, error) {
 	if strings.ContainsAny(s, "\r\n") {
 		return nil, errors.New("contains a line break")
 	}
+	if err := importer.CheckChars(s); err != nil {
+		return nil, err
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
 		return nil, fmt.Errorf("not an email address: %w", err)
+	}
+	if a.Address, err = importer.ASCIIDomain(a.Address); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
