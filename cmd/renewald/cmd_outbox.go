@@ -38,7 +38,7 @@ func (m *Main) cmdOutbox(ctx context.Context, args []string) error {
 	if *status != "" && !slices.Contains(store.Statuses, *status) {
 		return usageErrorf("--status %q is not one of %s", *status, strings.Join(store.Statuses, ", "))
 	}
-	_, db, err := m.loadStore(ctx)
+	_, db, err := m.loadStore(ctx, sub == "list" || sub == "show")
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 		return lockError(err)
 	}
 	defer runLock.Unlock()
-	a, err := m.newApp(ctx, cfg)
+	a, err := m.newApp(ctx, cfg, false)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func (m *Main) cmdTick(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	a, err := m.loadApp(ctx)
+	a, err := m.loadApp(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (m *Main) cmdBackfill(ctx context.Context, args []string) error {
 	case *recordOnly:
 		mode = scheduler.RecordOnly
 	}
-	a, err := m.loadApp(ctx)
+	a, err := m.loadApp(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (m *Main) cmdDeliver(ctx context.Context, args []string) error {
 	if _, err := parseFlags(m.newFlagSet("deliver"), args); err != nil {
 		return err
 	}
-	a, err := m.loadApp(ctx)
+	a, err := m.loadApp(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -153,6 +154,21 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if !md.IsDefined("renewal", "recipient_roles") {
 		cfg.Renewal.RecipientRoles = def.Renewal.RecipientRoles
+	}
+	// Relative paths written in the file are relative to the file's folder (as Prometheus does), so
+	// the same file works from any working directory; defaults stay relative to the working directory.
+	dir := filepath.Dir(path)
+	for _, p := range []struct {
+		key []string
+		v   *string
+	}{
+		{[]string{"database", "path"}, &cfg.Database.Path},
+		{[]string{"mail", "file_dir"}, &cfg.Mail.FileDir},
+		{[]string{"mail", "templates_dir"}, &cfg.Mail.TemplatesDir},
+	} {
+		if md.IsDefined(p.key...) && *p.v != "" && !filepath.IsAbs(*p.v) {
+			*p.v = filepath.Join(dir, *p.v)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%s: %w", path, err)

@@ -29,17 +29,18 @@ type app struct {
 	scanner  *scheduler.Scanner
 }
 
-// loadApp loads the configuration and wires the program for it.
-func (m *Main) loadApp(ctx context.Context) (*app, error) {
+// loadApp loads the configuration and wires the program for it; readOnly opens the database as
+// openStoreReadOnly does.
+func (m *Main) loadApp(ctx context.Context, readOnly bool) (*app, error) {
 	cfg, err := m.loadConfig()
 	if err != nil {
 		return nil, err
 	}
-	return m.newApp(ctx, cfg)
+	return m.newApp(ctx, cfg, readOnly)
 }
 
 // newApp loads the catalog and templates and opens the database.
-func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
+func (m *Main) newApp(ctx context.Context, cfg Config, readOnly bool) (*app, error) {
 	cat, err := cfg.Catalog()
 	if err != nil {
 		return nil, asUsage(err)
@@ -52,7 +53,11 @@ func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
 	if err != nil {
 		return nil, asUsage(fmt.Errorf("mail.from: %w", err))
 	}
-	db, err := m.openStore(ctx, cfg)
+	open := m.openStore
+	if readOnly {
+		open = m.openStoreReadOnly
+	}
+	db, err := open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
