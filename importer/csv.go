@@ -38,8 +38,8 @@ func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
 		outcomes = true
 	case slices.Equal(header, specsHeader), slices.Equal(header, append(slices.Clone(specsHeader), "status")):
 	default:
-		return &InputError{File: file, Where: "line 1", Msg: fmt.Sprintf("header %q is none of %q (users), %q[,status] (specializations) and %q (renewal outcomes)",
-			strings.Join(header, ","), strings.Join(usersHeader, ","), strings.Join(specsHeader, ","), strings.Join(outcomesHeader, ","))}
+		return &InputError{File: file, Where: "line 1", Msg: fmt.Sprintf("header %s is none of %q (users), %q[,status] (specializations) and %q (renewal outcomes)",
+			Quote(strings.Join(header, ",")), strings.Join(usersHeader, ","), strings.Join(specsHeader, ","), strings.Join(outcomesHeader, ","))}
 	}
 	for {
 		rec, err := r.Read()

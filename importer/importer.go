@@ -9,10 +9,12 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
-	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 
 	"github.com/renewald/renewald/renewal"
 )
@@ -22,6 +24,10 @@ const (
 	MaxNameLen      = 256
 	MaxPartnerIDLen = 64
 	MaxEmailLen     = 254
+	MaxRolesPerUser = 32 // roles of one user
+	MaxJSONDepth    = 32 // nesting of JSON objects and arrays
+	MaxWarnings     = 20 // warnings kept in a Dataset; the rest are only counted
+	MaxEchoedChars  = 80 // characters of a bad value repeated in an error
 )
 
 // ErrInput marks every validation error, so callers can tell bad input from I/O failure.
@@ -52,11 +58,13 @@ func (e *InputError) Unwrap() error { return ErrInput }
 // Dataset is the merged content of the imported files.
 type Dataset struct {
 	Partners []*renewal.Partner // in first-seen order
-	Warnings []string           // kept but worth a look, e.g. unknown roles
-	Rows     int                // data rows read
-	Outcomes []renewal.Outcome  // recorded renewal outcomes, checked against the store's enrollments on import
-	byID     map[string]*partnerEntry
-	outcomes map[string]string // partner|specialization|anniversary → where first seen
+	Warnings []string           // kept but worth a look, e.g. unknown roles; at most MaxWarnings
+	// WarningsOmitted counts the warnings beyond MaxWarnings, not kept.
+	WarningsOmitted int
+	Rows            int               // data rows read
+	Outcomes        []renewal.Outcome // recorded renewal outcomes, checked against the store's enrollments on import
+	byID            map[string]*partnerEntry
+	outcomes        map[string]string // partner|specialization|anniversary → where first seen
 }
 
 type partnerEntry struct {
@@ -116,9 +124,34 @@ func (ds *Dataset) partner(file, where, id, name string) (*partnerEntry, error) 
 	}
 	if e.p.Name != name {
 		return nil, &InputError{File: file, Where: where, Field: "partner_name",
-			Msg: fmt.Sprintf("partner %s is named %q here but %q at %s", id, name, e.p.Name, e.nameAt)}
+			Msg: fmt.Sprintf("partner %s is named %s here but %s at %s", id, Quote(name), Quote(e.p.Name), e.nameAt)}
 	}
 	return e, nil
+}
+
+// warn records a warning, keeping at most MaxWarnings.
+func (ds *Dataset) warn(format string, args ...any) {
+	if len(ds.Warnings) >= MaxWarnings {
+		ds.WarningsOmitted++
+		return
+	}
+	ds.Warnings = append(ds.Warnings, fmt.Sprintf(format, args...))
+}
+
+// Quote quotes a value for an error message: Go-quoted, so invisible characters show as escapes, and
+// cut to MaxEchoedChars characters.
+func Quote(s string) string {
+	if utf8.RuneCountInString(s) <= MaxEchoedChars {
+		return strconv.Quote(s)
+	}
+	n := 0
+	for i := range s {
+		if n == MaxEchoedChars {
+			return strconv.Quote(s[:i]) + "…"
+		}
+		n++
+	}
+	return strconv.Quote(s)
 }
 
 func (im Importer) addUser(ds *Dataset, e *partnerEntry, file, where, email, name string, roles []string) error {
@@ -134,6 +167,16 @@ func (im Importer) addUser(ds *Dataset, e *partnerEntry, file, where, email, nam
 			Msg: fmt.Sprintf("duplicate user %s of partner %s (first at %s)", addr, e.p.ID, first)}
 	}
 	var clean []string
+	seen := map[string]bool{}
+	n := 0
+	for _, r := range roles {
+		if strings.TrimSpace(r) != "" {
+			n++
+		}
+	}
+	if n > MaxRolesPerUser {
+		return &InputError{File: file, Where: where, Field: "roles", Msg: fmt.Sprintf("%d roles, at most %d", n, MaxRolesPerUser)}
+	}
 	for _, r := range roles {
 		r = strings.TrimSpace(r)
 		if r == "" {
@@ -143,9 +186,10 @@ func (im Importer) addUser(ds *Dataset, e *partnerEntry, file, where, email, nam
 			return &InputError{File: file, Where: where, Field: "roles", Msg: err.Error()}
 		}
 		if !renewal.KnownRole(r) {
-			ds.Warnings = append(ds.Warnings, fmt.Sprintf("%s: %s: roles: unknown role %q kept as is", file, where, r))
+			ds.warn("%s: %s: roles: unknown role %s kept as is", file, where, Quote(r))
 		}
-		if !slices.ContainsFunc(clean, func(c string) bool { return renewal.RoleKey(c) == renewal.RoleKey(r) }) {
+		if k := renewal.RoleKey(r); !seen[k] {
+			seen[k] = true
 			clean = append(clean, r)
 		}
 	}
@@ -156,9 +200,14 @@ func (im Importer) addUser(ds *Dataset, e *partnerEntry, file, where, email, nam
 }
 
 func (im Importer) addEnrollment(e *partnerEntry, file, where, spec, attained, status string) error {
+	for _, f := range []struct{ name, v string }{{"specialization", spec}, {"attained_on", attained}, {"status", status}} {
+		if err := checkText(f.v, f.name != "status"); err != nil {
+			return &InputError{File: file, Where: where, Field: f.name, Msg: err.Error()}
+		}
+	}
 	s, err := im.Catalog.Lookup(spec)
 	if err != nil {
-		return &InputError{File: file, Where: where, Field: "specialization", Msg: err.Error()}
+		return &InputError{File: file, Where: where, Field: "specialization", Msg: shortenEcho(err.Error(), spec)}
 	}
 	d, err := renewal.ParseDate(strings.TrimSpace(attained))
 	if err != nil {
@@ -172,7 +221,7 @@ func (im Importer) addEnrollment(e *partnerEntry, file, where, spec, attained, s
 		st = renewal.StatusActive
 	}
 	if st != renewal.StatusActive && st != renewal.StatusRemoved {
-		return &InputError{File: file, Where: where, Field: "status", Msg: fmt.Sprintf("%q is not active or removed", status)}
+		return &InputError{File: file, Where: where, Field: "status", Msg: fmt.Sprintf("%s is not active or removed", Quote(status))}
 	}
 	key := s.Name + "|" + d.String()
 	if first, dup := e.enrolled[key]; dup {
@@ -205,7 +254,7 @@ func (im Importer) outcome(ds *Dataset, file, where, partnerID, spec, anniversar
 		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "anniversary_on", Msg: err.Error()}
 	}
 	if o := strings.ToLower(strings.TrimSpace(outcome)); o != renewal.OutcomeRenewed {
-		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "outcome", Msg: fmt.Sprintf("%.80q is not %q", outcome, renewal.OutcomeRenewed)}
+		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "outcome", Msg: fmt.Sprintf("%s is not %q", Quote(outcome), renewal.OutcomeRenewed)}
 	}
 	d, err := renewal.ParseDate(strings.TrimSpace(on))
 	if err != nil {
@@ -222,6 +271,30 @@ func (im Importer) outcome(ds *Dataset, file, where, partnerID, spec, anniversar
 	return o, nil
 }
 
+// shortenEcho replaces the Go-quoted value in msg (an error of another package) by Quote(value).
+func shortenEcho(msg, value string) string {
+	return strings.Replace(msg, strconv.Quote(value), Quote(value), 1)
+}
+
+// forbidden reports whether r may not appear in imported text: controls (Cc, C1 included), format
+// characters (Cf: bidi overrides, zero-width characters) and line and paragraph separators (Zl, Zp).
+func forbidden(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// CheckChars refuses text that is not valid UTF-8 or holds a forbidden character, naming it.
+func CheckChars(s string) error {
+	if !utf8.ValidString(s) {
+		return errors.New("not valid UTF-8")
+	}
+	for _, r := range s {
+		if forbidden(r) {
+			return fmt.Errorf("%s holds an invisible, control or line-breaking character (%U)", Quote(s), r)
+		}
+	}
+	return nil
+}
+
 // checkPartnerID accepts 1..64 printable characters without spaces.
 func checkPartnerID(id string) error {
 	if id == "" {
@@ -230,18 +303,18 @@ func checkPartnerID(id string) error {
 	if len(id) > MaxPartnerIDLen {
 		return fmt.Errorf("longer than %d characters", MaxPartnerIDLen)
 	}
-	if !utf8.ValidString(id) {
-		return errors.New("not valid UTF-8")
+	if err := CheckChars(id); err != nil {
+		return err
 	}
 	for _, r := range id {
 		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
-			return fmt.Errorf("%q holds a space or control character", id)
+			return fmt.Errorf("%s holds a space or control character", Quote(id))
 		}
 	}
 	return nil
 }
 
-// checkText accepts valid UTF-8 without control characters, at most MaxNameLen bytes.
+// checkText accepts valid UTF-8 without forbidden characters, at most MaxNameLen bytes.
 func checkText(s string, required bool) error {
 	if required && strings.TrimSpace(s) == "" {
 		return errors.New("missing")
@@ -249,18 +322,11 @@ func checkText(s string, required bool) error {
 	if len(s) > MaxNameLen {
 		return fmt.Errorf("longer than %d bytes", MaxNameLen)
 	}
-	if !utf8.ValidString(s) {
-		return errors.New("not valid UTF-8")
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%q holds a control character (line breaks are not allowed)", s)
-		}
-	}
-	return nil
+	return CheckChars(s)
 }
 
-// checkEmail accepts one bare address and returns it lower-cased.
+// checkEmail accepts one bare address and returns it lower-cased, a non-ASCII domain in its IDNA
+// (xn--) form.
 func checkEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -269,12 +335,43 @@ func checkEmail(s string) (string, error) {
 	if strings.ContainsAny(s, "\r\n") {
 		return "", errors.New("holds a line break")
 	}
-	if len(s) > MaxEmailLen || !utf8.ValidString(s) {
-		return "", fmt.Errorf("%.40q is not a valid email address", s)
+	if len(s) > MaxEmailLen {
+		return "", fmt.Errorf("%s is not a valid email address (longer than %d bytes)", Quote(s), MaxEmailLen)
+	}
+	if err := CheckChars(s); err != nil {
+		return "", err
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
-		return "", fmt.Errorf("%q is not a valid email address", s)
+		return "", fmt.Errorf("%s is not a valid email address", Quote(s))
 	}
-	return strings.ToLower(s), nil
+	addr, err := ASCIIDomain(s)
+	if err != nil {
+		return "", err
+	}
+	return strings.ToLower(addr), nil
+}
+
+// ASCIIDomain returns addr with a non-ASCII domain turned into its IDNA (xn--) form, the form that
+// goes into the SMTP envelope and the headers; an ASCII domain is returned as is.
+func ASCIIDomain(addr string) (string, error) {
+	at := strings.LastIndexByte(addr, '@')
+	local, domain := addr[:at+1], addr[at+1:]
+	if isASCII(domain) {
+		return addr, nil
+	}
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil {
+		return "", fmt.Errorf("%s: domain %s is not a valid internationalised domain name: %v", Quote(addr), Quote(domain), err)
+	}
+	return local + ascii, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

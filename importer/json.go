@@ -62,7 +62,7 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if _, err := strconv.ParseUint(string(b), 10, 64); err != nil {
-		return fmt.Errorf("want a string or a whole number, got %s", b)
+		return fmt.Errorf("want a string or a whole number, got %s", Quote(string(b)))
 	}
 	*f = flexString(b)
 	return nil
@@ -127,9 +127,19 @@ func (im Importer) readJSON(ds *Dataset, file string, data []byte) error {
 }
 
 func (im Importer) addScore(e *partnerEntry, file, where string, sc jsonScore) error {
+	if err := checkText(sc.Designation, true); err != nil {
+		return &InputError{File: file, Where: where, Field: "designation", Msg: err.Error()}
+	}
+	for field, m := range map[string]map[string]int{"enterprise": sc.Enterprise, "smb": sc.SMB} {
+		for metric := range m {
+			if err := checkText(metric, true); err != nil {
+				return &InputError{File: file, Where: where, Field: field, Msg: "metric name: " + err.Error()}
+			}
+		}
+	}
 	d, err := im.Catalog.Designation(sc.Designation)
 	if err != nil {
-		return &InputError{File: file, Where: where, Field: "designation", Msg: err.Error()}
+		return &InputError{File: file, Where: where, Field: "designation", Msg: shortenEcho(err.Error(), sc.Designation)}
 	}
 	if first, dup := e.scores[d.Name]; dup {
 		return &InputError{File: file, Where: where, Field: "designation", Msg: fmt.Sprintf("duplicate scores for %s (first at %s)", d.Name, first)}
@@ -158,7 +168,13 @@ func describeJSONError(data []byte, err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "unexpected end of file"
 	}
-	return err.Error()
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		if n, err := strconv.Unquote(name); err == nil {
+			return "unknown field " + Quote(n)
+		}
+	}
+	return msg
 }
 
 func lineOf(data []byte, offset int64) int {
@@ -169,7 +185,8 @@ func lineOf(data []byte, offset int64) int {
 }
 
 // checkDuplicateKeys walks the JSON tokens and fails on an object key given twice, which
-// encoding/json would otherwise resolve silently to the last value.
+// encoding/json would otherwise resolve silently to the last value, and on nesting deeper than
+// MaxJSONDepth (so a file of nested objects costs no more than its size).
 func checkDuplicateKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {
@@ -193,12 +210,15 @@ func checkDuplicateKeys(data []byte) error {
 		if top != nil && top.object && top.expect {
 			if k, ok := tok.(string); ok {
 				if top.keys[k] {
-					return fmt.Errorf("line %d: key %q appears twice in one object", lineOf(data, dec.InputOffset()), k)
+					return fmt.Errorf("line %d: key %s appears twice in one object", lineOf(data, dec.InputOffset()), Quote(k))
 				}
 				top.keys[k] = true
 				top.expect = false
 				continue
 			}
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') && len(stack) >= MaxJSONDepth {
+			return fmt.Errorf("line %d: nested deeper than %d levels", lineOf(data, dec.InputOffset()), MaxJSONDepth)
 		}
 		switch tok {
 		case json.Delim('{'):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -132,16 +133,11 @@ type Service struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
+	err    error // why the service stopped on its own (a recovered panic)
 }
 
-// ParseSchedule parses a five-field cron spec evaluated in loc.
-func ParseSchedule(spec string, loc *time.Location) (cron.Schedule, error) {
-	s, err := cron.ParseStandard("CRON_TZ=" + loc.String() + " " + spec)
-	if err != nil {
-		return nil, fmt.Errorf("cron spec %q: %w", spec, err)
-	}
-	return s, nil
-}
+// ErrPanic marks a panic recovered in the service's goroutine.
+var ErrPanic = errors.New("panic")
 
 // Start runs the service in the background until ctx ends or Stop is called.
 func (s *Service) Start(ctx context.Context) {
@@ -151,8 +147,31 @@ func (s *Service) Start(ctx context.Context) {
 	s.mu.Unlock()
 	go func() {
 		defer close(s.done)
+		defer s.recoverPanic()
 		s.loop(ctx)
 	}()
+}
+
+// recoverPanic turns a panic of the service's goroutine into Err, logged with its stack, so the
+// daemon can stop cleanly and exit 1 (which systemd restarts) rather than crash with Go's exit 2.
+func (s *Service) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	stack := debug.Stack()
+	s.Logger.Error("panic in the scheduler; stopping", "panic", fmt.Sprint(v), "stack", string(stack))
+	s.mu.Lock()
+	s.err = fmt.Errorf("scheduler: %w: %v", ErrPanic, v)
+	s.mu.Unlock()
+}
+
+// Err returns why the service stopped on its own (after Done is closed): a recovered panic, a
+// schedule that never fires, or nil.
+func (s *Service) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // Stop cancels the service and waits for the running tick to finish its current message, or for
@@ -185,6 +204,13 @@ func (s *Service) loop(ctx context.Context) {
 	for {
 		now := s.Now()
 		next := s.Schedule.Next(now)
+		if next.IsZero() { // config check refuses such a schedule; never spin on one
+			s.mu.Lock()
+			s.err = fmt.Errorf("scheduler: %w after %s", ErrNeverFires, now.Format(time.RFC3339))
+			s.mu.Unlock()
+			s.Logger.Error("the schedule never fires again; stopping", "after", now)
+			return
+		}
 		wait, poll := next.Sub(now), false
 		if s.DeliverEvery > 0 && s.DeliverEvery < wait && s.Ticker.Deliverer != nil {
 			wait, poll = s.DeliverEvery, true

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -310,4 +311,46 @@ func TestServiceCountsDeliveriesBetweenTicks(t *testing.T) {
 	if got := scrape(t, mx, "renewald_last_successful_tick_timestamp_seconds"); got != float64(time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC).Unix()) {
 		t.Errorf("last successful tick %v", got)
 	}
+}
+
+// panickingDeliverer panics on its first delivery.
+type panickingDeliverer struct{}
+
+func (panickingDeliverer) Deliver(context.Context) (notify.Stats, error) { panic("deliverer exploded") }
+
+// TestServiceRecoversAPanic: a panic inside a tick stops the service with an error (the daemon
+// exits 1 and systemd restarts it) and logs the stack, instead of killing the process with exit 2.
+func TestServiceRecoversAPanic(t *testing.T) {
+	db := mustOpenDB(t)
+	tk := newTicker(db, 7, io.Discard)
+	tk.Deliverer = panickingDeliverer{}
+	clock := &fakeClock{t: time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC)}
+	sched, _ := ParseSchedule("0 6 * * *", time.UTC)
+	var logs syncBuf
+	svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	svc.Start(context.Background())
+	<-svc.Done()
+	if err := svc.Err(); !errors.Is(err, ErrPanic) || !strings.Contains(err.Error(), "deliverer exploded") {
+		t.Errorf("Err() = %v", err)
+	}
+	if out := logs.String(); !strings.Contains(out, "panic in the scheduler") || !strings.Contains(out, "panickingDeliverer.Deliver") {
+		t.Errorf("no panic with its stack logged:\n%s", out)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

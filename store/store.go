@@ -32,36 +32,150 @@ type DB struct {
 	path string
 }
 
+// ErrNoDatabase is returned by OpenReadOnly when the database file does not exist.
+var ErrNoDatabase = errors.New("no database")
+
+// ErrSchemaTooNew is returned for a database migrated by a newer renewald: this one must not write it.
+var ErrSchemaTooNew = errors.New("database schema is newer than this renewald")
+
 // Open opens (creating it 0600 if needed) the database at path, with WAL, a busy timeout and foreign
-// keys on, and applies pending migrations.
+// keys on, and applies pending migrations. An existing file and its -wal and -shm are made 0600; one
+// owned by another user is refused (ErrWrongUser), as is one with a newer schema (ErrSchemaTooNew).
 func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open store: empty database path")
+	}
+	if _, _, err := checkOwner(path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := tightenPermissions(path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	f.Close()
+	s, err := open(path, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenReadOnly opens an existing database for reading: ErrNoDatabase when there is none (nothing is
+// created), no write lock taken (WAL readers run beside an import), writes refused by SQLite. Only a
+// database with an older schema is migrated first (a write, once per upgrade).
+func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open store: empty database path")
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s; run import or migrate first", ErrNoDatabase, path)
+	}
+	if _, _, err := checkOwner(path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := tightenPermissions(path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s, err := open(path, true)
+	if err != nil {
+		return nil, err
+	}
+	have, err := s.SchemaVersion(ctx)
+	if err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	latest, err := latestMigration()
+	if err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	switch {
+	case have > latest:
+		s.db.Close()
+		return nil, schemaTooNew(path, have, latest)
+	case have < latest:
+		s.db.Close()
+		w, err := Open(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		w.db.Close()
+		return open(path, true)
+	}
+	return s, nil
+}
+
+// open opens the connection pool; readOnly: no file creation, deferred transactions, query_only.
+func open(path string, readOnly bool) (*DB, error) {
 	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
-	q.Set("_synchronous", "NORMAL")
 	q.Set("_cache_size", "-32768") // 32 MiB of page cache per connection: index inserts stay in memory
-	q.Set("_txlock", "immediate")  // writers queue on BEGIN, never fail upgrading a read lock
+	if readOnly {
+		q.Set("mode", "rw") // never create the file
+		q.Set("_query_only", "true")
+	} else {
+		q.Set("_journal_mode", "WAL")
+		q.Set("_synchronous", "NORMAL")
+		q.Set("_txlock", "immediate") // writers queue on BEGIN, never fail upgrading a read lock
+	}
 	db, err := sqlx.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
 	db.SetConnMaxIdleTime(10 * time.Second) // an idle daemon gives its page caches back
-	s := &DB{db: db, path: path}
-	if err := s.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
+	return &DB{db: db, path: path}, nil
+}
+
+// tightenPermissions makes an existing database file and its -wal and -shm readable by their owner
+// only.
+func tightenPermissions(path string) error {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o600); err != nil {
+				return fmt.Errorf("make %s 0600 (it is %s): %w", p, fi.Mode().Perm(), err)
+			}
+		}
 	}
-	return s, nil
+	return nil
+}
+
+func schemaTooNew(path string, have, latest int) error {
+	return fmt.Errorf("%w: %s has schema version %d, this renewald knows versions up to %d; run a newer renewald (nothing was written)",
+		ErrSchemaTooNew, path, have, latest)
+}
+
+// latestMigration returns the highest embedded migration version.
+func latestMigration() (int, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return 0, err
+	}
+	latest := 0
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+		if err != nil {
+			return 0, fmt.Errorf("bad migration name %s", name)
+		}
+		latest = max(latest, v)
+	}
+	return latest, nil
 }
 
 // Path returns the database file path.
@@ -91,6 +205,20 @@ func (s *DB) IntegrityCheck(ctx context.Context) (string, error) {
 // Migrate applies the embedded migrations not yet recorded in schema_migrations, each in its own
 // transaction, and returns the first error.
 func (s *DB) Migrate(ctx context.Context) error {
+	have, err := s.SchemaVersion(ctx) // before any write
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	latest, err := latestMigration()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if have > latest {
+		return schemaTooNew(s.path, have, latest)
+	}
+	if have == latest {
+		return nil // nothing to do, and no write lock taken
+	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -129,8 +257,12 @@ func (s *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// SchemaVersion returns the highest applied migration.
+// SchemaVersion returns the highest applied migration (0 for a new database).
 func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`); err != nil || n == 0 {
+		return 0, err
+	}
 	var v int
 	err := s.db.GetContext(ctx, &v, `SELECT coalesce(max(version), 0) FROM schema_migrations`)
 	return v, err

@@ -46,6 +46,12 @@ func (m *Main) cmdDemo(ctx context.Context, args []string) error {
 
 	// The same steps an operator runs: import, tick, outbox list.
 	cfgPath := filepath.Join(*dir, "config.toml")
+	// Absolute paths: relative ones in a config file are relative to the file's folder.
+	for _, p := range []*string{&cfg.Database.Path, &cfg.Mail.FileDir} {
+		if abs, err := filepath.Abs(*p); err == nil {
+			*p = abs
+		}
+	}
 	body := fmt.Sprintf("[database]\npath = %q\n\n[mail]\ntransport = \"file\"\nfile_dir = %q\n", cfg.Database.Path, cfg.Mail.FileDir)
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		return fmt.Errorf("write demo config: %w", err)

@@ -35,6 +35,9 @@ func (m *Main) cmdImport(ctx context.Context, args []string) error {
 	for _, w := range ds.Warnings {
 		m.logger.Warn(w)
 	}
+	if ds.WarningsOmitted > 0 {
+		m.logger.Warn(fmt.Sprintf("%d more warnings not shown", ds.WarningsOmitted))
+	}
 	if *dryRun {
 		fmt.Fprintf(m.Stdout, "dry run: %d rows, %d partners valid; nothing written\n", ds.Rows, len(ds.Partners))
 		return nil

@@ -57,7 +57,7 @@ func (m *Main) outboxList(ctx context.Context, args []string) error {
 	if *status != "" && !slices.Contains(store.Statuses, *status) {
 		return usageErrorf("--status %q is not one of %s", *status, strings.Join(store.Statuses, ", "))
 	}
-	_, db, err := m.loadStore(ctx)
+	_, db, err := m.loadStore(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (m *Main) outboxShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, db, err := m.loadStore(ctx)
+	_, db, err := m.loadStore(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (m *Main) outboxRetry(ctx context.Context, args []string) error {
 	} else if id, err = outboxID(fs.Name(), pos); err != nil {
 		return err
 	}
-	_, db, err := m.loadStore(ctx)
+	_, db, err := m.loadStore(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (m *Main) outboxCancel(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, db, err := m.loadStore(ctx)
+	_, db, err := m.loadStore(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func (m *Main) cmdPreview(ctx context.Context, args []string) error {
 	if err != nil || id < 1 {
 		return usageErrorf("outbox id %q is not a positive number", pos[0])
 	}
-	a, err := m.loadApp(ctx)
+	a, err := m.loadApp(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -33,10 +33,10 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 		return usageErrorf("another renewald run is using %s: %w", cfg.Database.Path, err)
 	}
 	if err != nil {
-		return err
+		return lockError(err)
 	}
 	defer runLock.Unlock()
-	a, err := m.newApp(ctx, cfg)
+	a, err := m.newApp(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,10 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 		DeliverEvery: time.Minute} // retries and expired claims go out within a minute of falling due
 	// After a tick, once its connections have gone idle and closed, hand the freed memory back to the
 	// system: the daemon then idles small until the next tick.
-	svc.Ticked = func(scheduler.TickResult) { time.AfterFunc(15*time.Second, releaseMemory) }
+	crashed := make(chan error, 1) // a panic recovered in one of the daemon's own goroutines
+	svc.Ticked = func(scheduler.TickResult) {
+		time.AfterFunc(15*time.Second, m.recovering("release memory", crashed, releaseMemory))
+	}
 	t.Lock = func(ctx context.Context) (func(), error) {
 		l, err := store.WaitLock(ctx, cfg.Database.Path, "scan", 200*time.Millisecond)
 		if err != nil {
@@ -68,12 +71,15 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 	m.logger.Info("renewald running", "version", version, "database", cfg.Database.Path, "cron", cfg.Schedule.Cron,
 		"timezone", cfg.Schedule.Timezone, "transport", cfg.Mail.Transport, "next", sched.Next(m.Now()).Format(time.RFC3339))
 	daemon.SdNotify(false, daemon.SdNotifyReady)
-	stopWatchdog := m.watchdog(ctx)
+	stopWatchdog := m.watchdog(ctx, crashed)
 	defer stopWatchdog()
 
+	var crash error
 	select {
 	case <-ctx.Done():
 	case <-svc.Done():
+		crash = svc.Err() // a panic in a tick, logged with its stack
+	case crash = <-crashed:
 	}
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
 	m.logger.Info("stopping: finishing the message in flight")
@@ -82,19 +88,22 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 	if err := svc.Stop(stopCtx); err != nil {
 		return fmt.Errorf("stop: %w", err)
 	}
+	if crash != nil {
+		return fmt.Errorf("stopped after a crash: %w", crash) // exit 1: systemd restarts it
+	}
 	m.logger.Info("stopped")
 	return nil
 }
 
 // watchdog pings systemd's watchdog at half its interval while the daemon runs.
-func (m *Main) watchdog(ctx context.Context) (stop func()) {
+func (m *Main) watchdog(ctx context.Context, crashed chan<- error) (stop func()) {
 	interval, err := daemon.SdWatchdogEnabled(false)
 	if err != nil || interval <= 0 {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() {
+	m.goSafe("watchdog", crashed, func() {
 		defer close(done)
 		tk := time.NewTicker(interval / 2)
 		defer tk.Stop()
@@ -106,6 +115,6 @@ func (m *Main) watchdog(ctx context.Context) (stop func()) {
 				daemon.SdNotify(false, daemon.SdNotifyWatchdog)
 			}
 		}
-	}()
+	})
 	return func() { cancel(); <-done }
 }

@@ -60,7 +60,7 @@ func (m *Main) cmdSchedule(ctx context.Context, args []string) error {
 	if to.Before(from.Date) {
 		return usageErrorf("--to %s is before --from %s", to.Date, from.Date)
 	}
-	db, err := m.openStore(ctx, cfg)
+	db, err := m.openStoreReadOnly(ctx, cfg)
 	if err != nil {
 		return err
 	}

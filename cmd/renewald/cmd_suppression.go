@@ -30,7 +30,7 @@ func (m *Main) cmdSuppression(ctx context.Context, args []string) error {
 	if (sub == "list" && len(pos) != 0) || (sub == "remove" && len(pos) != 1) {
 		return usageErrorf(usage)
 	}
-	_, db, err := m.loadStore(ctx)
+	_, db, err := m.loadStore(ctx, sub == "list")
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/renewald/renewald/notify"
@@ -18,11 +20,23 @@ func withScanLock(ctx context.Context, dbPath string, wait time.Duration, fn fun
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	lock, err := store.WaitLock(wctx, dbPath, "scan", 100*time.Millisecond)
 	cancel()
-	if err != nil {
+	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("another renewald is scanning this database: %w", err)
+	}
+	if err != nil {
+		return lockError(err)
 	}
 	defer lock.Unlock()
 	return fn()
+}
+
+// lockError marks as a usage error (exit 2; 78 for run) what an operator must fix: a lock file owned by
+// someone else, a command run as the wrong user, a planted link.
+func lockError(err error) error {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, store.ErrWrongUser) || errors.Is(err, store.ErrUnsafeLockFile) {
+		return asUsage(err)
+	}
+	return err
 }
 
 // cmdTick runs one scan + enqueue + deliver cycle.
@@ -35,7 +49,7 @@ func (m *Main) cmdTick(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	a, err := m.loadApp(ctx)
+	a, err := m.loadApp(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -98,7 +112,7 @@ func (m *Main) cmdBackfill(ctx context.Context, args []string) error {
 	case *recordOnly:
 		mode = scheduler.RecordOnly
 	}
-	a, err := m.loadApp(ctx)
+	a, err := m.loadApp(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -129,7 +143,7 @@ func (m *Main) cmdDeliver(ctx context.Context, args []string) error {
 	if _, err := parseFlags(m.newFlagSet("deliver"), args); err != nil {
 		return err
 	}
-	a, err := m.loadApp(ctx)
+	a, err := m.loadApp(ctx, false)
 	if err != nil {
 		return err
 	}

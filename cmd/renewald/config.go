@@ -6,13 +6,14 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/renewald/renewald/renewal"
-	"github.com/robfig/cron/v3"
+	"github.com/renewald/renewald/scheduler"
 )
 
 // Config is the whole configuration file (DESIGN.md §5). Every key has a default.
@@ -186,6 +187,21 @@ func LoadConfig(path string) (Config, error) {
 	if !md.IsDefined("mail", "smtp", "oauth2", "scopes") {
 		cfg.Mail.SMTP.OAuth2.Scopes = def.Mail.SMTP.OAuth2.Scopes
 	}
+	// Relative paths written in the file are relative to the file's folder (as Prometheus does), so
+	// the same file works from any working directory; defaults stay relative to the working directory.
+	dir := filepath.Dir(path)
+	for _, p := range []struct {
+		key []string
+		v   *string
+	}{
+		{[]string{"database", "path"}, &cfg.Database.Path},
+		{[]string{"mail", "file_dir"}, &cfg.Mail.FileDir},
+		{[]string{"mail", "templates_dir"}, &cfg.Mail.TemplatesDir},
+	} {
+		if md.IsDefined(p.key...) && *p.v != "" && !filepath.IsAbs(*p.v) {
+			*p.v = filepath.Join(dir, *p.v)
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%s: %w", path, err)
 	}
@@ -201,11 +217,11 @@ func (c Config) Validate() error {
 	if c.Database.Path == "" {
 		bad("database.path", `""`, "must be set")
 	}
-	if _, err := cron.ParseStandard(c.Schedule.Cron); err != nil {
-		bad("schedule.cron", fmt.Sprintf("%q", c.Schedule.Cron), err.Error())
-	}
 	if _, err := time.LoadLocation(c.Schedule.Timezone); err != nil || c.Schedule.Timezone == "" {
 		bad("schedule.timezone", fmt.Sprintf("%q", c.Schedule.Timezone), "unknown time zone")
+	}
+	if _, err := scheduler.ParseSchedule(c.Schedule.Cron, c.Location()); err != nil {
+		bad("schedule.cron", fmt.Sprintf("%q", c.Schedule.Cron), strings.TrimPrefix(err.Error(), fmt.Sprintf("cron spec %q: ", c.Schedule.Cron)))
 	}
 	if c.Schedule.CatchUpDays < 0 || c.Schedule.CatchUpDays > 366 {
 		bad("schedule.catch_up_days", c.Schedule.CatchUpDays, "out of range 0..366")
@@ -319,6 +335,19 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckScheduleFires refuses a schedule with no firing in the next four years after now (say
+// "0 6 30 2 *"), which would otherwise make the daemon spin.
+func (c Config) CheckScheduleFires(now time.Time) error {
+	s, err := scheduler.ParseSchedule(c.Schedule.Cron, c.Location())
+	if err != nil {
+		return err // reported by Validate
+	}
+	if err := scheduler.CheckFires(s, now); err != nil {
+		return fmt.Errorf("schedule.cron = %q: %w in the next four years (in %s)", c.Schedule.Cron, err, c.Schedule.Timezone)
+	}
+	return nil
 }
 
 // Rules returns the renewal figures of the configuration.

@@ -137,3 +137,25 @@ func TestConfigCheckReadsReferencedFiles(t *testing.T) {
 		t.Errorf("broken template: exit %d %q", code, errs)
 	}
 }
+
+// TestMailFromRefusesInvisibleCharactersAndGoesOutAsIDNA: mail.from with a bidi override, a C1
+// control or a line separator is refused; a non-ASCII domain is used in its IDNA form.
+func TestMailFromRefusesInvisibleCharactersAndGoesOutAsIDNA(t *testing.T) {
+	for _, from := range []string{"Renewals \u202e <renewals@example.com>", "Renewals <renew\u200bals@example.com>",
+		"Renewals\u0085 <renewals@example.com>", "Renewals \u2028<renewals@example.com>"} {
+		p := writeFile(t, "c.toml", "[mail]\nfrom = \""+from+"\"\n")
+		_, err := LoadConfig(p)
+		if err == nil || !strings.Contains(err.Error(), "mail.from") || !strings.Contains(err.Error(), "U+") {
+			t.Errorf("from %q: err = %v", from, err)
+		}
+	}
+	p := writeFile(t, "c.toml", "[mail]\nfrom = \"Renewals <renewals@bücher.example>\"\n")
+	cfg, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := parseAddress(cfg.Mail.From)
+	if err != nil || a.Address != "renewals@xn--bcher-kva.example" {
+		t.Errorf("from = %v, %v; want the IDNA domain", a, err)
+	}
+}

@@ -50,3 +50,10 @@ func TestConfigCheckCommand(t *testing.T) {
 }
 
 func ctx() context.Context { return context.Background() }
+
+// newTestMain returns a Main with buffers for its output, the given environment and clock.
+func newTestMain(env map[string]string, now func() time.Time) (*Main, *syncBuffer, *syncBuffer) {
+	out, errb := &syncBuffer{}, &syncBuffer{}
+	return &Main{Stdin: strings.NewReader(""), Stdout: out, Stderr: errb,
+		Getenv: func(k string) string { return env[k] }, Now: now}, out, errb
+}

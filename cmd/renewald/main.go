@@ -13,10 +13,14 @@ import (
 	"net/mail"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // time zones even on hosts without a zoneinfo database
+
+	"github.com/renewald/renewald/importer"
+	"github.com/renewald/renewald/store"
 )
 
 // Exit codes (DESIGN.md §4).
@@ -24,6 +28,10 @@ const (
 	exitOK      = 0
 	exitRuntime = 1
 	exitUsage   = 2
+	// exitConfig (EX_CONFIG) is what run returns for a usage or configuration error found at start-up;
+	// the unit says RestartPreventExitStatus=78, so systemd restarts every other failure (a recovered
+	// panic exits 1) but not one that a restart cannot fix.
+	exitConfig = 78
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -112,8 +120,15 @@ func (m *Main) commands() []command {
 	}
 }
 
-// Run parses the global flags, runs one command and returns the exit code.
-func (m *Main) Run(ctx context.Context, args []string) int {
+// Run parses the global flags, runs one command and returns the exit code. A panic in the command
+// is logged with its stack and exits 1 (a runtime failure), never Go's exit 2 (which means usage).
+func (m *Main) Run(ctx context.Context, args []string) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			m.logPanic("main", v, debug.Stack())
+			code = exitRuntime
+		}
+	}()
 	fs := flag.NewFlagSet("renewald", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.StringVar(&m.configPath, "config", "", "configuration file (default $RENEWALD_CONFIG, then /etc/renewald/config.toml)")
@@ -162,12 +177,46 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		fmt.Fprintf(m.Stderr, "renewald %s: %s\n", name, oneLine(err.Error()))
 		var ue usageError
 		if errors.As(err, &ue) {
+			if name == "run" && !errors.Is(err, store.ErrLocked) {
+				return exitConfig // a second daemon exits 2: systemd retries it once the first has gone
+			}
 			return exitUsage
 		}
 		return exitRuntime
 	}
 	fmt.Fprintf(m.Stderr, "renewald: unknown command %q (try: renewald -h)\n", name)
 	return exitUsage
+}
+
+// logPanic logs a recovered panic of the named goroutine with its stack.
+func (m *Main) logPanic(where string, v any, stack []byte) {
+	logger := m.logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(m.Stderr, nil))
+	}
+	logger.Error("panic", "goroutine", where, "panic", fmt.Sprint(v), "stack", string(stack))
+}
+
+// goSafe runs fn in a goroutine; a panic in it is logged with its stack and sent to crashed, so the
+// daemon stops and exits 1.
+func (m *Main) goSafe(where string, crashed chan<- error, fn func()) {
+	go m.recovering(where, crashed, fn)()
+}
+
+// recovering returns fn wrapped so that a panic in it is logged with its stack and sent to crashed.
+func (m *Main) recovering(where string, crashed chan<- error, fn func()) func() {
+	return func() {
+		defer func() {
+			if v := recover(); v != nil {
+				m.logPanic(where, v, debug.Stack())
+				select {
+				case crashed <- fmt.Errorf("panic in %s: %v", where, v):
+				default: // one crash is enough to stop
+				}
+			}
+		}()
+		fn()
+	}
 }
 
 // lookup returns the command called name (it must exist).
@@ -230,20 +279,34 @@ func (m *Main) loadConfig() (Config, error) {
 	if err != nil {
 		return cfg, asUsage(err)
 	}
+	if err := cfg.CheckScheduleFires(m.Now()); err != nil {
+		if cfg.path != "" {
+			err = fmt.Errorf("%s: %w", cfg.path, err)
+		}
+		return cfg, asUsage(err)
+	}
 	if m.dbPath != "" {
 		cfg.Database.Path = m.dbPath
 	}
 	return cfg, nil
 }
 
-// parseAddress parses one RFC 5322 address and refuses header injection.
+// parseAddress parses one RFC 5322 address for mail.from (and mail.reply_to): it refuses header
+// injection and invisible or line-breaking characters (Cc, Cf, Zl, Zp) anywhere in it, and returns a
+// non-ASCII domain in its IDNA form, the one that goes out.
 func parseAddress(s string) (*mail.Address, error) {
 	if strings.ContainsAny(s, "\r\n") {
 		return nil, errors.New("contains a line break")
 	}
+	if err := importer.CheckChars(s); err != nil {
+		return nil, err
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
 		return nil, fmt.Errorf("not an email address: %w", err)
+	}
+	if a.Address, err = importer.ASCIIDomain(a.Address); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

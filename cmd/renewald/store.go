@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -9,22 +10,40 @@ import (
 	"github.com/renewald/renewald/store"
 )
 
-// openStore opens the configured database.
+// openStore opens the configured database, creating and migrating it as needed.
 func (m *Main) openStore(ctx context.Context, cfg Config) (*store.DB, error) {
-	db, err := store.Open(ctx, cfg.Database.Path)
+	return storeError(store.Open(ctx, cfg.Database.Path))
+}
+
+// openStoreReadOnly opens the configured database for a read-only command: it must exist (exit 2
+// otherwise, nothing created) and no write lock is taken.
+func (m *Main) openStoreReadOnly(ctx context.Context, cfg Config) (*store.DB, error) {
+	return storeError(store.OpenReadOnly(ctx, cfg.Database.Path))
+}
+
+// storeError marks as usage errors (exit 2) what the operator must fix about the database.
+func storeError(db *store.DB, err error) (*store.DB, error) {
+	if errors.Is(err, store.ErrNoDatabase) || errors.Is(err, store.ErrSchemaTooNew) {
+		return nil, asUsage(err)
+	}
 	if err != nil {
-		return nil, err
+		return nil, lockError(err)
 	}
 	return db, nil
 }
 
-// loadStore loads the configuration and opens its database.
-func (m *Main) loadStore(ctx context.Context) (Config, *store.DB, error) {
+// loadStore loads the configuration and opens its database (read-only: see openStoreReadOnly).
+func (m *Main) loadStore(ctx context.Context, readOnly bool) (Config, *store.DB, error) {
 	cfg, err := m.loadConfig()
 	if err != nil {
 		return cfg, nil, err
 	}
-	db, err := m.openStore(ctx, cfg)
+	var db *store.DB
+	if readOnly {
+		db, err = m.openStoreReadOnly(ctx, cfg)
+	} else {
+		db, err = m.openStore(ctx, cfg)
+	}
 	return cfg, db, err
 }
 
@@ -51,7 +70,7 @@ func (m *Main) cmdMigrate(ctx context.Context, args []string) error {
 	if _, err := parseFlags(m.newFlagSet("migrate"), args); err != nil {
 		return err
 	}
-	cfg, db, err := m.loadStore(ctx)
+	cfg, db, err := m.loadStore(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -31,17 +31,18 @@ type app struct {
 	scanner  *scheduler.Scanner
 }
 
-// loadApp loads the configuration and wires the program for it.
-func (m *Main) loadApp(ctx context.Context) (*app, error) {
+// loadApp loads the configuration and wires the program for it; readOnly opens the database as
+// openStoreReadOnly does.
+func (m *Main) loadApp(ctx context.Context, readOnly bool) (*app, error) {
 	cfg, err := m.loadConfig()
 	if err != nil {
 		return nil, err
 	}
-	return m.newApp(ctx, cfg)
+	return m.newApp(ctx, cfg, readOnly)
 }
 
 // newApp loads the catalog and templates and opens the database.
-func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
+func (m *Main) newApp(ctx context.Context, cfg Config, readOnly bool) (*app, error) {
 	cat, err := cfg.Catalog()
 	if err != nil {
 		return nil, asUsage(err)
@@ -60,7 +61,11 @@ func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
 			return nil, asUsage(fmt.Errorf("mail.reply_to: %w", err))
 		}
 	}
-	db, err := m.openStore(ctx, cfg)
+	open := m.openStore
+	if readOnly {
+		open = m.openStoreReadOnly
+	}
+	db, err := open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +159,7 @@ func (m *Main) deliverer(a *app) (*notify.Deliverer, error) {
 	d := &notify.Deliverer{
 		Outbox: a.outbox, Transport: t, Renderer: a.renderer, Now: m.Now,
 		BatchSize: mc.BatchSize, MaxAttempts: mc.MaxAttempts, GiveUpAfter: time.Duration(mc.GiveUpAfterHours) * time.Hour,
-		Lease: time.Duration(mc.LeaseSeconds) * time.Second,
+		Lease:       time.Duration(mc.LeaseSeconds) * time.Second,
 		BackoffBase: time.Duration(mc.BackoffBaseSeconds) * time.Second,
 		Jitter:      rand.Float64, Logger: m.logger, Digest: mc.Digest,
 	}
