@@ -43,7 +43,26 @@ type SendError struct {
 	Temporary bool   // retry later (4xx, timeouts, dropped connections)
 	Reply     string // what the server or system said
 	Err       error
+
+	// Kind classes a failure that is not the recipient's, for operators and alerts: KindConfig,
+	// KindThrottled or KindDefect; "" for the rest.
+	Kind string
+	// NoAttempt says the failure tells nothing about this message (the transport is misconfigured):
+	// it goes back to pending without an attempt counted.
+	NoAttempt bool
+	// StopBatch says the rest of the batch is not to be tried now: it goes back to pending with its
+	// attempts as they were, and nothing more is sent until RetryAfter, or the backoff when zero.
+	StopBatch bool
+	// RetryAfter is the earliest time the service accepts another message (its Retry-After).
+	RetryAfter time.Time
 }
+
+// Kinds of SendError, counted by an Observer that implements TransportErrorObserver.
+const (
+	KindConfig    = "config"    // the transport's configuration or permissions are wrong (Graph 403, 404)
+	KindThrottled = "throttled" // the service asks to slow down (Graph 429, 503, 504)
+	KindDefect    = "defect"    // a request of ours the service cannot take (Graph 400, a message too large)
+)
 
 func (e *SendError) Error() string { return e.Reply }
 func (e *SendError) Unwrap() error { return e.Err }
