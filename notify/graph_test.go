@@ -640,7 +640,9 @@ func TestGraphTest(t *testing.T) {
 		res.Credential != "client secret" || res.TokenEndpoint != g.gs.TokenURL() {
 		t.Fatalf("%+v %v", res, err)
 	}
-	g.gs.SetDecide(func(int, graphtest.Message) graphtest.Answer { return graphtest.Answer{Status: 403, Code: "ErrorAccessDenied"} })
+	g.gs.SetDecide(func(int, graphtest.Message) graphtest.Answer {
+		return graphtest.Answer{Status: 403, Code: "ErrorAccessDenied"}
+	})
 	res, err = g.tr.Test(ctx, env)
 	if err == nil || res.Status != 403 || res.Code != "ErrorAccessDenied" {
 		t.Fatalf("%+v %v", res, err)
