@@ -51,19 +51,19 @@ type RenewalConfig struct {
 
 // MailConfig is [mail].
 type MailConfig struct {
-	Transport          string     `toml:"transport"`
-	From               string     `toml:"from"`
-	FileDir            string     `toml:"file_dir"`
-	MaxAttempts        int        `toml:"max_attempts"`
-	BackoffBaseSeconds int        `toml:"backoff_base_seconds"`
-	BatchSize          int        `toml:"batch_size"`
-	LeaseSeconds       int        `toml:"lease_seconds"`
-	RatePerSecond      float64    `toml:"rate_per_second"`
-	TemplatesDir       string     `toml:"templates_dir"`
-	ReplyTo            string     `toml:"reply_to"`
-	MaxPerMinute       int        `toml:"max_per_minute"`
-	MaxPerDay          int        `toml:"max_per_day"`
-	PartnerCenterURL   string     `toml:"partner_center_url"`
+	Transport          string      `toml:"transport"`
+	From               string      `toml:"from"`
+	FileDir            string      `toml:"file_dir"`
+	MaxAttempts        int         `toml:"max_attempts"`
+	BackoffBaseSeconds int         `toml:"backoff_base_seconds"`
+	BatchSize          int         `toml:"batch_size"`
+	LeaseSeconds       int         `toml:"lease_seconds"`
+	RatePerSecond      float64     `toml:"rate_per_second"`
+	TemplatesDir       string      `toml:"templates_dir"`
+	ReplyTo            string      `toml:"reply_to"`
+	MaxPerMinute       int         `toml:"max_per_minute"`
+	MaxPerDay          int         `toml:"max_per_day"`
+	PartnerCenterURL   string      `toml:"partner_center_url"`
 	SMTP               SMTPConfig  `toml:"smtp"`
 	Graph              GraphConfig `toml:"graph"`
 }

@@ -136,7 +136,9 @@ func TestGraphMailTestCommand(t *testing.T) {
 		t.Errorf("--json: %v", res)
 	}
 
-	x.gs.SetDecide(func(int, graphtest.Message) graphtest.Answer { return graphtest.Answer{Status: 403, Code: "ErrorAccessDenied"} })
+	x.gs.SetDecide(func(int, graphtest.Message) graphtest.Answer {
+		return graphtest.Answer{Status: 403, Code: "ErrorAccessDenied"}
+	})
 	code, out, errs := e.run("mail", "test", "--to", "ops@example.com")
 	if code != 1 || !strings.Contains(errs, "HTTP 403 Forbidden ErrorAccessDenied") || !strings.Contains(errs, "Mail.Send") ||
 		!strings.Contains(out, "Graph sendMail: HTTP 403 ErrorAccessDenied") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
