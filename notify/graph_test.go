@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/renewald/renewald/internal/graphtest"
+	"github.com/renewald/renewald/internal/smtptest"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
@@ -651,5 +652,53 @@ func TestGraphTest(t *testing.T) {
 		if strings.Contains(fmt.Sprint(res, err), tok) {
 			t.Error("token in the result")
 		}
+	}
+}
+
+// TestXOAUTH2WithCertificate: the one token source serves SMTP XOAUTH2 with a certificate too: the
+// token endpoint verifies the assertion and the SMTP server accepts the token it issued.
+func TestXOAUTH2WithCertificate(t *testing.T) {
+	f := newFixture(t, 3)
+	gs := startGraph(t)
+	gs.Now = f.clock.Now
+	data, c, err := graphtest.NewClientCertificate("renewald", f.clock.Now().AddDate(0, -1, 0), f.clock.Now().AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs.Cert = c
+	cert, err := notify.ParseClientCertificate(data, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := func(tok string) bool {
+		for _, v := range gs.Tokens() {
+			if v == tok {
+				return true
+			}
+		}
+		return false
+	}
+	srv, err := smtptest.StartWith(smtptest.Options{RequireAuth: true,
+		XOAUTH2: func(user, token string) bool { return user == mailbox && valid(token) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hc := gs.HTTPClient()
+	defer hc.CloseIdleConnections()
+	tr, err := notify.NewSMTP(notify.SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: "none", Timeout: 2 * time.Second,
+		Auth: notify.AuthXOAUTH2, Username: mailbox, Now: f.clock.Now,
+		OAuth2: &notify.OAuth2Config{TokenURL: gs.TokenURL(), ClientID: graphClient, Certificate: cert,
+			Scopes: []string{gs.URL + "/.default"}, HTTPClient: hc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.d.Transport = tr
+	st, err := f.d.Deliver(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sent != 3 || srv.Count() != 3 || gs.TokenFetches() != 1 || len(gs.Assertions()) != 1 || len(gs.Refused()) != 0 {
+		t.Fatalf("stats %+v, smtp got %d, %d fetches, refused %v", st, srv.Count(), gs.TokenFetches(), gs.Refused())
 	}
 }

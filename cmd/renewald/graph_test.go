@@ -265,7 +265,12 @@ func TestGraphSecretsStayOut(t *testing.T) {
 			})
 			e.clock = "2026-04-15T06:00:00Z"
 			run("backfill", "--from", "2026-04-01", "--to", "2026-04-15")
-			run("deliver")
+			x.follow(e)
+			if code, out, errs := e.run("--log-level", "debug", "deliver"); code != 0 {
+				t.Errorf("deliver after 403: exit %d, want 0 (every outcome recorded)\n%s%s", code, out, errs)
+			} else {
+				all.WriteString(out + errs)
+			}
 			var rows []struct {
 				Status    string  `json:"status"`
 				Attempts  int     `json:"attempts"`
