@@ -38,6 +38,7 @@ type Metrics struct {
 	renderErrors, quotaDeferred               prometheus.Counter
 	tickDuration                              prometheus.Histogram
 	smtpDuration                              *prometheus.HistogramVec
+	transportErrors                           *prometheus.CounterVec
 	lastTick                                  prometheus.Gauge
 
 	mu     sync.Mutex
@@ -65,7 +66,12 @@ func New(source Source, schedule cron.Schedule, now func() time.Time) *Metrics {
 		Help: "Duration of one message's SMTP transaction.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"outcome"})
 	m.lastTick = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "renewald", Name: "last_successful_tick_timestamp_seconds",
 		Help: "Unix time the last successful tick finished (0 before the first)."})
-	m.reg.MustRegister(m.tickDuration, m.smtpDuration, m.lastTick, &outboxCollector{m: m},
+	m.transportErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "renewald", Name: "transport_errors_total",
+		Help: "Mail transport failures that are not the recipient's: config (wrong permissions or mailbox), throttled, defect."}, []string{"kind"})
+	for _, k := range []string{"config", "throttled", "defect"} {
+		m.transportErrors.WithLabelValues(k) // present at 0, so an alert on an increase sees the first one
+	}
+	m.reg.MustRegister(m.tickDuration, m.smtpDuration, m.transportErrors, m.lastTick, &outboxCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -103,6 +109,10 @@ func (m *Metrics) RenderFailed() { m.renderErrors.Inc() }
 
 // QuotaDeferred counts reminders held back to the next day by the daily quota.
 func (m *Metrics) QuotaDeferred(n int) { m.quotaDeferred.Add(float64(n)) }
+
+// TransportError counts one transport failure that is not the recipient's, by notify's SendError
+// kind: "config", "throttled" or "defect".
+func (m *Metrics) TransportError(kind string) { m.transportErrors.WithLabelValues(kind).Inc() }
 
 // SMTPSend records one message's send duration; outcome is "sent" or "error".
 func (m *Metrics) SMTPSend(outcome string, d time.Duration) {

@@ -139,3 +139,22 @@ func TestRenderErrorsAndQuotaDeferralsAreCounted(t *testing.T) {
 		}
 	}
 }
+
+func TestTransportErrorsAreCountedByKind(t *testing.T) {
+	sched, _ := cron.ParseStandard("0 6 * * *")
+	c := &clock{t: time.Date(2026, 5, 1, 5, 0, 0, 0, time.UTC)}
+	m := New(&fakeSource{}, sched, c.Now)
+	_, body := get(t, m.Handler(), "/metrics")
+	if !strings.Contains(body, `renewald_transport_errors_total{kind="config"} 0`) {
+		t.Errorf("config kind not present at 0:\n%s", body)
+	}
+	m.TransportError("config")
+	m.TransportError("throttled")
+	m.TransportError("throttled")
+	_, body = get(t, m.Handler(), "/metrics")
+	for _, want := range []string{`renewald_transport_errors_total{kind="config"} 1`, `renewald_transport_errors_total{kind="throttled"} 2`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -33,6 +34,9 @@ type Outbox interface {
 	// Suppress puts an address the server reported as not existing on the suppression list: later
 	// rows to it end suppressed at claim time without contacting the server.
 	Suppress(ctx context.Context, address, reply string, now time.Time) error
+	// Defer returns a claimed row to pending until next with reason, giving back the attempt the
+	// claim counted: the transport, not the message, held it back (SendError.NoAttempt, StopBatch).
+	Defer(ctx context.Context, id int64, now, next time.Time, reason string) error
 }
 
 // QuotaStore is what sending quotas need of the store, counted from the outbox so that every
@@ -93,6 +97,12 @@ type Observer interface {
 	QuotaDeferred(n int)
 }
 
+// TransportErrorObserver is an Observer that is also told each transport failure that is not the
+// recipient's, by SendError.Kind (KindConfig, KindThrottled, KindDefect). metrics.Metrics satisfies it.
+type TransportErrorObserver interface {
+	TransportError(kind string)
+}
+
 // Deliverer sends what is due in the outbox.
 type Deliverer struct {
 	Outbox      Outbox
@@ -121,6 +131,12 @@ type Deliverer struct {
 	Quota *Quota
 	// Sleep waits d or until ctx ends, while the per-minute quota is spent (default: a timer).
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// The time before which nothing is sent, after a transport stopped a batch (misconfigured,
+	// throttled), and how many such stops came in a row (they back off like attempts).
+	holdMu     sync.Mutex
+	holdUntil  time.Time
+	holdStreak int
 }
 
 // Backoff returns the wait after the attempt-th failed attempt: base·2^(attempt−1), scaled by a
@@ -148,6 +164,10 @@ func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
 	var st Stats
 	batch := max(d.BatchSize, 1)
 	for ctx.Err() == nil {
+		if until, held := d.heldUntil(); held {
+			d.Logger.Debug("mail transport on hold: nothing is sent before", "until", until.UTC().Format(time.RFC3339))
+			return st, nil
+		}
 		limit, unlock, stop, err := d.allowance(ctx, batch, &st)
 		if err != nil || stop {
 			if err == nil {
@@ -341,9 +361,12 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 	if err != nil {
 		se := classify(err)
 		d.Logger.Warn("mail transport unavailable", "err", se.Reply)
-		for _, r := range rems {
+		for i, r := range rems {
 			if err := d.fail(markCtx, r, se, st); err != nil {
 				return err
+			}
+			if se.StopBatch {
+				return d.holdRest(markCtx, rems[i+1:], se, st)
 			}
 		}
 		return nil
@@ -437,9 +460,17 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 					return err
 				}
 			}
+			if se.StopBatch {
+				var rest []renewal.Reminder
+				for _, u := range units[done:] {
+					rest = append(rest, u...)
+				}
+				return d.holdRest(markCtx, rest, se, st)
+			}
 			continue
 		}
 		d.observeSend("sent", elapsed)
+		d.sentOK()
 		if err := d.markSent(ctx, markCtx, item); err != nil {
 			return err
 		}
@@ -518,13 +549,44 @@ func (d *Deliverer) observeOutcome(outcome string) {
 }
 
 // fail marks a failed attempt: back to pending with backoff when temporary and attempts remain,
-// failed otherwise.
+// failed otherwise. A failure that stops the batch puts the deliverer on hold; one that says nothing
+// about the message (NoAttempt) gives its attempt back and is logged as an error, once per batch.
 func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError, st *Stats) error {
 	now := d.Now()
+	if se.Kind != "" {
+		if o, ok := d.Observer.(TransportErrorObserver); ok {
+			o.TransportError(se.Kind)
+		}
+	}
+	if se.Kind == KindDefect {
+		st.RenderErrors++
+		if d.Observer != nil {
+			d.Observer.RenderFailed()
+		}
+		d.Logger.Error("mail service refused a request of ours: a defect of renewald, not of the recipient",
+			"outbox_id", r.OutboxID, "attempt", r.Attempts, "err", se.Reply)
+	}
+	var until time.Time
+	if se.StopBatch || se.NoAttempt {
+		until = d.setHold(now, se, r.Attempts)
+	}
+	if se.NoAttempt {
+		d.Logger.Error("mail transport refused: its configuration is wrong, not the recipient; the batch stays pending, no attempt counted",
+			"outbox_id", r.OutboxID, "next_attempt_at", until.UTC().Format(time.RFC3339), "err", se.Reply)
+		st.Retried++
+		d.observeOutcome(OutcomeRetried)
+		return markErr(d.Outbox.Defer(ctx, r.OutboxID, now, until, se.Reply))
+	}
 	// A temporary failure gives up only when the attempts are spent and the first one is older than
 	// GiveUpAfter: a relay down over a weekend must not lose reminders.
 	if se.Temporary && (r.Attempts < d.MaxAttempts || (!r.FirstAttemptAt.IsZero() && now.Sub(r.FirstAttemptAt) < d.GiveUpAfter)) {
 		next := now.Add(d.Backoff(r.Attempts))
+		if until.After(next) {
+			next = until
+		}
+		if se.RetryAfter.After(next) {
+			next = se.RetryAfter
+		}
 		d.Logger.Info("temporary delivery failure; will retry", "outbox_id", r.OutboxID, "attempt", r.Attempts,
 			"next_attempt_at", next.UTC().Format(time.RFC3339), "err", se.Reply)
 		st.Retried++
@@ -545,6 +607,53 @@ func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError,
 	st.Failed++
 	d.observeOutcome(OutcomeFailed)
 	return markErr(d.Outbox.MarkFailed(ctx, r.OutboxID, now, reason))
+}
+
+// holdRest gives the unsent rest of a stopped batch back to pending until the hold ends, with their
+// attempts as they were before the claim.
+func (d *Deliverer) holdRest(ctx context.Context, rest []renewal.Reminder, se *SendError, st *Stats) error {
+	until, _ := d.heldUntil()
+	now := d.Now()
+	for _, r := range rest {
+		if err := markErr(d.Outbox.Defer(ctx, r.OutboxID, now, until, "not tried: "+se.Reply)); err != nil {
+			return err
+		}
+		st.Released++
+	}
+	if len(rest) > 0 {
+		d.Logger.Warn("mail transport stopped the batch; the rest waits, no attempt counted", "released", len(rest),
+			"next_attempt_at", until.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// setHold puts the deliverer on hold after a failure that stops the batch: until the service's
+// Retry-After, and at least the backoff of the attempt, or of the stops in a row when more.
+func (d *Deliverer) setHold(now time.Time, se *SendError, attempts int) time.Time {
+	d.holdMu.Lock()
+	defer d.holdMu.Unlock()
+	d.holdStreak++
+	until := now.Add(d.Backoff(max(attempts, d.holdStreak)))
+	if se.RetryAfter.After(until) {
+		until = se.RetryAfter
+	}
+	d.holdUntil = until
+	return until
+}
+
+// heldUntil returns the end of the hold, and whether it is still on.
+func (d *Deliverer) heldUntil() (time.Time, bool) {
+	d.holdMu.Lock()
+	until := d.holdUntil
+	d.holdMu.Unlock()
+	return until, d.Now().Before(until)
+}
+
+// sentOK ends a run of stops: the next one backs off from the start.
+func (d *Deliverer) sentOK() {
+	d.holdMu.Lock()
+	d.holdStreak = 0
+	d.holdMu.Unlock()
 }
 
 // markErr passes mark errors on, except a lost claim: the row's lease expired and another delivery

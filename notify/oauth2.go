@@ -22,7 +22,9 @@ type OAuth2Config struct {
 	TokenURL     string
 	ClientID     string
 	ClientSecret string // never logged, never in an error
-	Scopes       []string
+	// Certificate, when set, authenticates the client with a signed assertion instead of the secret.
+	Certificate *ClientCertificate
+	Scopes      []string
 	// HTTPClient, when set, is used for the token endpoint (default: http.DefaultClient with Timeout).
 	HTTPClient *http.Client
 	Timeout    time.Duration // per token request; default 30 s
@@ -38,13 +40,16 @@ var ErrTokenEndpoint = errors.New("oauth2 token endpoint")
 // sessions until tokenRefreshMargin before it expires. Its clock is injected.
 type tokenCache struct {
 	cfg  clientcredentials.Config
+	cert *ClientCertificate // nil: the client secret
 	http *http.Client
 	now  func() time.Time
 
-	mu      sync.Mutex
-	token   string
-	expiry  time.Time // zero: the endpoint gave no lifetime; kept until refused
-	fetches int
+	mu        sync.Mutex
+	token     string
+	expiry    time.Time // zero: the endpoint gave no lifetime; kept until refused
+	fetches   int
+	answer    string // what the endpoint said to the last request, without the token
+	assertion string // the last client assertion, scrubbed from errors
 }
 
 func newTokenCache(c OAuth2Config, now func() time.Time) *tokenCache {
@@ -59,7 +64,7 @@ func newTokenCache(c OAuth2Config, now func() time.Time) *tokenCache {
 	return &tokenCache{
 		cfg: clientcredentials.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: c.TokenURL,
 			Scopes: c.Scopes, AuthStyle: oauth2.AuthStyleInParams},
-		http: hc, now: now,
+		cert: c.Certificate, http: hc, now: now,
 	}
 }
 
@@ -73,9 +78,23 @@ func (c *tokenCache) Token(ctx context.Context) (string, error) {
 	}
 	c.token = ""
 	c.fetches++
-	tok, err := c.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
+	cfg := c.cfg
+	if c.cert != nil {
+		// A fresh assertion for every request: Entra ID refuses a jti it has seen.
+		a, err := c.cert.assertion(cfg.TokenURL, cfg.ClientID, now)
+		if err != nil {
+			return "", fmt.Errorf("%w %s: %w", ErrTokenEndpoint, redactURL(cfg.TokenURL), err)
+		}
+		c.assertion = a
+		cfg.ClientSecret = ""
+		cfg.EndpointParams = url.Values{"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+			"client_assertion": {a}}
+	}
+	tok, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
 	if err != nil {
-		return "", c.describe(err)
+		err = c.describe(err)
+		c.answer = strings.TrimPrefix(err.Error(), ErrTokenEndpoint.Error()+" "+redactURL(cfg.TokenURL)+": ")
+		return "", err
 	}
 	c.token = tok.AccessToken
 	// The library computes Expiry from its own clock; the lifetime it was given is measured from ours.
@@ -87,7 +106,19 @@ func (c *tokenCache) Token(ctx context.Context) (string, error) {
 	default:
 		c.expiry = time.Time{}
 	}
+	c.answer = "HTTP 200 OK: " + tok.Type() + " token"
+	if !c.expiry.IsZero() {
+		c.answer += fmt.Sprintf(", valid for %d s", int64(c.expiry.Sub(now)/time.Second))
+	}
 	return c.token, nil
+}
+
+// Answer is what the token endpoint said to the last request ("HTTP 200 OK: Bearer token, valid
+// for 3599 s", or the status and error code), never a token; "" before the first.
+func (c *tokenCache) Answer() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answer
 }
 
 // expiresIn returns the token's lifetime in seconds as the endpoint gave it (0 when it did not).
@@ -136,9 +167,14 @@ func (c *tokenCache) describe(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		// The url.Error repeats the URL; say it once, with what went wrong.
-		return fmt.Errorf("%w %s: %s", ErrTokenEndpoint, endpoint, oneLineLimit(scrub(ue.Err.Error(), c.cfg.ClientSecret), 300))
+		return fmt.Errorf("%w %s: %s", ErrTokenEndpoint, endpoint, oneLineLimit(c.scrub(ue.Err.Error()), 300))
 	}
-	return fmt.Errorf("%w %s: %s", ErrTokenEndpoint, endpoint, oneLineLimit(scrub(err.Error(), c.cfg.ClientSecret), 300))
+	return fmt.Errorf("%w %s: %s", ErrTokenEndpoint, endpoint, oneLineLimit(c.scrub(err.Error()), 300))
+}
+
+// scrub removes the client secret and the last assertion from s, should a library ever echo them.
+func (c *tokenCache) scrub(s string) string {
+	return scrub(scrub(s, c.cfg.ClientSecret), c.assertion)
 }
 
 // redactURL drops any user information and query from a URL for messages.

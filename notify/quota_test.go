@@ -118,9 +118,9 @@ func TestDailyQuotaHoldsAcrossDeliverers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d2 := *f.d
-		d2.Outbox, d2.Transport = ob2, tr2
-		d2.Quota = &notify.Quota{PerDay: 5, Store: meetingQuota{ob2, r}}
+		d2 := notify.Deliverer{Outbox: ob2, Transport: tr2, Renderer: f.d.Renderer, Now: f.d.Now, BatchSize: f.d.BatchSize,
+			MaxAttempts: f.d.MaxAttempts, BackoffBase: f.d.BackoffBase, Logger: f.d.Logger,
+			Quota: &notify.Quota{PerDay: 5, Store: meetingQuota{ob2, r}}}
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		stats := make([]notify.Stats, 2)

@@ -46,6 +46,18 @@ type SendError struct {
 	// MailboxUnknown is a permanent refusal at RCPT saying the mailbox does not exist or is disabled
 	// (5.1.1, 5.1.10, 5.2.1, or 550/551/553 without an enhanced code): the address is suppressed.
 	MailboxUnknown bool
+
+	// Kind classes a failure that is not the recipient's, for operators and alerts: KindConfig,
+	// KindThrottled or KindDefect; "" for the rest.
+	Kind string
+	// NoAttempt says the failure tells nothing about this message (the transport is misconfigured):
+	// it goes back to pending without an attempt counted.
+	NoAttempt bool
+	// StopBatch says the rest of the batch is not to be tried now: it goes back to pending with its
+	// attempts as they were, and nothing more is sent until RetryAfter, or the backoff when zero.
+	StopBatch bool
+	// RetryAfter is the earliest time the service accepts another message (its Retry-After).
+	RetryAfter time.Time
 }
 
 // rcptRefusal marks an error the server gave to RCPT TO, where it judges the recipient.
@@ -76,6 +88,13 @@ func mailboxUnknown(err error) bool {
 	}
 	return code == 550 || code == 551 || code == 553
 }
+
+// Kinds of SendError, counted by an Observer that implements TransportErrorObserver.
+const (
+	KindConfig    = "config"    // the transport's configuration or permissions are wrong (Graph 403, 404)
+	KindThrottled = "throttled" // the service asks to slow down (Graph 429, 503, 504)
+	KindDefect    = "defect"    // a request of ours the service cannot take (Graph 400, a message too large)
+)
 
 func (e *SendError) Error() string { return e.Reply }
 func (e *SendError) Unwrap() error { return e.Err }

@@ -27,8 +27,8 @@ func (m *Main) cmdConfig(_ context.Context, args []string) error {
 	if _, err := templates.Load(cfg.Mail.TemplatesDir); err != nil {
 		return asUsage(fmt.Errorf("mail.templates_dir: %w", err))
 	}
-	if cfg.Mail.Transport == "smtp" {
-		if _, err := m.transport(cfg); err != nil { // reads the password file, shows nothing of it
+	if cfg.Mail.Transport == "smtp" || cfg.Mail.Transport == "graph" {
+		if _, err := m.transport(cfg); err != nil { // reads the password, secret or certificate, shows nothing of them
 			return err
 		}
 	}

@@ -27,6 +27,16 @@ type mailTestResult struct {
 	Auth      string  `json:"auth,omitempty"`
 	Error     *string `json:"error"`
 	Temporary bool    `json:"temporary,omitempty"` // a failure worth retrying as it is (4xx, network, TLS, token)
+
+	// graph transport: never a token
+	Cloud         string `json:"cloud,omitempty"`
+	GraphEndpoint string `json:"graph_endpoint,omitempty"`
+	Mailbox       string `json:"mailbox,omitempty"`
+	Credential    string `json:"credential,omitempty"` // "client secret" or "certificate <thumbprint>"
+	TokenEndpoint string `json:"token_endpoint,omitempty"`
+	TokenAnswer   string `json:"token_answer,omitempty"` // the token endpoint's answer: status and error code, or the token's lifetime
+	GraphStatus   int    `json:"graph_status,omitempty"` // Graph's HTTP status (202 when accepted)
+	GraphCode     string `json:"graph_code,omitempty"`   // Graph's error code
 }
 
 // cmdMail runs "mail test --to ADDRESS [--json]": one test message through the configured
@@ -82,6 +92,20 @@ func (m *Main) cmdMail(ctx context.Context, args []string) error {
 			res.Reply = &reply
 		}
 		sendErr = err
+	case "graph":
+		t, err := m.graphTransport(cfg)
+		if err != nil {
+			return err
+		}
+		_, res.GraphEndpoint = cfg.Mail.Graph.graphEndpoints()
+		res.Cloud, res.Mailbox = cfg.Mail.Graph.Cloud, graphMailbox(cfg)
+		r, err := t.Test(ctx, env)
+		res.Credential, res.TokenEndpoint, res.TokenAnswer = r.Credential, r.TokenEndpoint, r.TokenAnswer
+		res.GraphStatus, res.GraphCode = r.Status, r.Code
+		if err == nil {
+			res.Reply = &r.Reply
+		}
+		sendErr = err
 	default:
 		t, err := m.smtpTransport(cfg)
 		if err != nil {
@@ -108,6 +132,15 @@ func (m *Main) cmdMail(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(res); err != nil {
 			return err
+		}
+	} else if res.Transport == "graph" {
+		fmt.Fprintf(m.Stdout, "Microsoft Graph: cloud %s (%s), mailbox %s, credential: %s\n", res.Cloud, res.GraphEndpoint, res.Mailbox, res.Credential)
+		fmt.Fprintf(m.Stdout, "token endpoint %s: %s\n", res.TokenEndpoint, res.TokenAnswer)
+		if res.GraphStatus != 0 {
+			fmt.Fprintln(m.Stdout, strings.TrimSpace(fmt.Sprintf("Graph sendMail: HTTP %d %s", res.GraphStatus, res.GraphCode)))
+		}
+		if res.Accepted {
+			fmt.Fprintf(m.Stdout, "test message %s accepted by Microsoft Graph for %s: %s\n", res.MessageID, res.Mailbox, *res.Reply)
 		}
 	} else if res.Accepted {
 		switch res.Transport {

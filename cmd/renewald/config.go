@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/scheduler"
 )
@@ -51,22 +52,23 @@ type RenewalConfig struct {
 
 // MailConfig is [mail].
 type MailConfig struct {
-	Transport          string     `toml:"transport"`
-	From               string     `toml:"from"`
-	FileDir            string     `toml:"file_dir"`
-	MaxAttempts        int        `toml:"max_attempts"`
-	GiveUpAfterHours   int        `toml:"give_up_after_hours"`
-	BackoffBaseSeconds int        `toml:"backoff_base_seconds"`
-	BatchSize          int        `toml:"batch_size"`
-	LeaseSeconds       int        `toml:"lease_seconds"`
-	RatePerSecond      float64    `toml:"rate_per_second"`
-	TemplatesDir       string     `toml:"templates_dir"`
-	Digest             bool       `toml:"digest"`
-	ReplyTo            string     `toml:"reply_to"`
-	MaxPerMinute       int        `toml:"max_per_minute"`
-	MaxPerDay          int        `toml:"max_per_day"`
-	PartnerCenterURL   string     `toml:"partner_center_url"`
-	SMTP               SMTPConfig `toml:"smtp"`
+	Transport          string      `toml:"transport"`
+	From               string      `toml:"from"`
+	FileDir            string      `toml:"file_dir"`
+	MaxAttempts        int         `toml:"max_attempts"`
+	GiveUpAfterHours   int         `toml:"give_up_after_hours"`
+	BackoffBaseSeconds int         `toml:"backoff_base_seconds"`
+	BatchSize          int         `toml:"batch_size"`
+	LeaseSeconds       int         `toml:"lease_seconds"`
+	RatePerSecond      float64     `toml:"rate_per_second"`
+	TemplatesDir       string      `toml:"templates_dir"`
+	Digest             bool        `toml:"digest"`
+	ReplyTo            string      `toml:"reply_to"`
+	MaxPerMinute       int         `toml:"max_per_minute"`
+	MaxPerDay          int         `toml:"max_per_day"`
+	PartnerCenterURL   string      `toml:"partner_center_url"`
+	SMTP               SMTPConfig  `toml:"smtp"`
+	Graph              GraphConfig `toml:"graph"`
 }
 
 // DefaultPartnerCenterURL is where partners check their specializations.
@@ -94,6 +96,20 @@ type OAuth2Config struct {
 	ClientID         string   `toml:"client_id"`
 	ClientSecretFile string   `toml:"client_secret_file"`
 	Scopes           []string `toml:"scopes"`
+	// ClientCertificateFile is a PEM with the certificate and its unencrypted key, instead of a secret.
+	ClientCertificateFile string `toml:"client_certificate_file"`
+}
+
+// GraphConfig is [mail.graph]: Microsoft Graph sendMail, for transport = "graph".
+type GraphConfig struct {
+	Tenant                string `toml:"tenant"`
+	ClientID              string `toml:"client_id"`
+	ClientSecretFile      string `toml:"client_secret_file"`
+	ClientCertificateFile string `toml:"client_certificate_file"`
+	Mailbox               string `toml:"mailbox"` // "": the address of mail.from
+	Cloud                 string `toml:"cloud"`
+	LoginEndpoint         string `toml:"login_endpoint"` // "": the cloud's
+	GraphEndpoint         string `toml:"graph_endpoint"` // "": the cloud's
 }
 
 // MetricsConfig is [metrics].
@@ -144,6 +160,7 @@ func DefaultConfig() Config {
 			PartnerCenterURL:   DefaultPartnerCenterURL,
 			SMTP: SMTPConfig{Host: "localhost", Port: 587, TLS: "starttls", Auth: "auto",
 				OAuth2: OAuth2Config{Scopes: slices.Clone(DefaultOAuth2Scopes)}},
+			Graph: GraphConfig{Cloud: "global"},
 		},
 	}
 }
@@ -235,8 +252,8 @@ func (c Config) Validate() error {
 		bad("renewal.recipient_roles", "[]", "must name at least one role")
 	}
 	m := c.Mail
-	if m.Transport != "smtp" && m.Transport != "file" {
-		bad("mail.transport", fmt.Sprintf("%q", m.Transport), `must be "smtp" or "file"`)
+	if m.Transport != "smtp" && m.Transport != "graph" && m.Transport != "file" {
+		bad("mail.transport", fmt.Sprintf("%q", m.Transport), `must be "smtp", "graph" or "file"`)
 	}
 	if _, err := parseAddress(m.From); err != nil {
 		bad("mail.from", fmt.Sprintf("%q", m.From), err.Error())
@@ -327,7 +344,14 @@ func (c Config) Validate() error {
 			if len(o.Scopes) == 0 {
 				bad("mail.smtp.oauth2.scopes", "[]", `must name at least one scope when mail.smtp.auth is "xoauth2"`)
 			}
+			if o.ClientSecretFile != "" && o.ClientCertificateFile != "" {
+				bad("mail.smtp.oauth2.client_certificate_file", fmt.Sprintf("%q", o.ClientCertificateFile),
+					"set together with mail.smtp.oauth2.client_secret_file: use one credential, the certificate or the secret")
+			}
 		}
+	}
+	if m.Transport == "graph" {
+		errs = append(errs, m.Graph.validate()...)
 	}
 	if c.Metrics.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
@@ -435,4 +459,57 @@ func isLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validate checks [mail.graph] for transport = "graph"; the secret and certificate files are read
+// when the transport is built (config check does).
+func (g GraphConfig) validate() []error {
+	var errs []error
+	bad := func(key string, v any, why string) {
+		errs = append(errs, fmt.Errorf("mail.graph.%s = %v: %s", key, v, why))
+	}
+	if strings.TrimSpace(g.Tenant) == "" {
+		bad("tenant", `""`, `must be set when mail.transport is "graph": the directory (tenant) ID or a verified domain`)
+	} else if !validTenant(g.Tenant) {
+		bad("tenant", fmt.Sprintf("%q", g.Tenant), "not a tenant ID or domain name")
+	}
+	if strings.TrimSpace(g.ClientID) == "" {
+		bad("client_id", `""`, `must be set when mail.transport is "graph": the application (client) ID`)
+	}
+	if g.ClientSecretFile != "" && g.ClientCertificateFile != "" {
+		bad("client_certificate_file", fmt.Sprintf("%q", g.ClientCertificateFile),
+			"set together with mail.graph.client_secret_file: use one credential, the certificate or the secret")
+	}
+	if _, ok := notify.Clouds[g.Cloud]; !ok {
+		bad("cloud", fmt.Sprintf("%q", g.Cloud), `must be "global", "usgov", "dod" or "china"`)
+	}
+	for _, e := range []struct{ key, v string }{{"login_endpoint", g.LoginEndpoint}, {"graph_endpoint", g.GraphEndpoint}} {
+		if e.v != "" {
+			if err := checkURL(e.v, false); err != nil {
+				bad(e.key, fmt.Sprintf("%q", e.v), err.Error())
+			}
+		}
+	}
+	if g.Mailbox != "" && (strings.ContainsAny(g.Mailbox, "/?#\\ \t\r\n") || strings.ContainsFunc(g.Mailbox, func(r rune) bool { return r < ' ' || r == 0x7f })) {
+		bad("mailbox", fmt.Sprintf("%q", g.Mailbox), "want the mailbox's user principal name or object ID")
+	}
+	return errs
+}
+
+// validTenant accepts a tenant ID (GUID) or a domain name.
+func validTenant(s string) bool {
+	return validHostname(s) && !strings.ContainsAny(s, ":")
+}
+
+// graphEndpoints returns the login and Graph endpoints: the cloud's, or the overrides.
+func (g GraphConfig) graphEndpoints() (login, graph string) {
+	c := notify.Clouds[g.Cloud]
+	login, graph = c.Login, c.Graph
+	if g.LoginEndpoint != "" {
+		login = g.LoginEndpoint
+	}
+	if g.GraphEndpoint != "" {
+		graph = g.GraphEndpoint
+	}
+	return strings.TrimRight(login, "/"), strings.TrimRight(graph, "/")
 }

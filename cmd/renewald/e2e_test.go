@@ -71,6 +71,8 @@ type env struct {
 	// in the past are due "today" when delivered (R13) and leases still run out.
 	clock   string
 	created time.Time
+	// environ is added to the binary's environment (e.g. SSL_CERT_FILE).
+	environ []string
 }
 
 // fixtureDay is the day the fixtures' reminders fall due: tests that tick as of it run the binary
@@ -97,6 +99,12 @@ func (e *env) cmd(args ...string) *exec.Cmd {
 			e.t.Fatal(err)
 		}
 		c.Env = append(os.Environ(), fakeClockEnv+"="+start.Add(time.Since(e.created)).Format(time.RFC3339Nano))
+	}
+	if len(e.environ) > 0 {
+		if c.Env == nil {
+			c.Env = os.Environ()
+		}
+		c.Env = append(c.Env, e.environ...)
 	}
 	return c
 }

@@ -12,6 +12,9 @@ import (
 	"github.com/renewald/renewald/store"
 )
 
+// The metrics count transport failures by kind (renewald_transport_errors_total).
+var _ notify.TransportErrorObserver = (*metrics.Metrics)(nil)
+
 // metricsSource adapts the store to what the metrics read.
 type metricsSource struct {
 	db  *store.DB

@@ -88,8 +88,11 @@ func (a *app) Close() error { return a.db.Close() }
 
 // transport builds the configured mail transport.
 func (m *Main) transport(cfg Config) (notify.Transport, error) {
-	if cfg.Mail.Transport == "file" {
+	switch cfg.Mail.Transport {
+	case "file":
 		return &notify.File{Dir: cfg.Mail.FileDir}, nil
+	case "graph":
+		return m.graphTransport(cfg)
 	}
 	t, err := m.smtpTransport(cfg)
 	if err != nil {
@@ -120,20 +123,73 @@ func (m *Main) smtpTransport(cfg Config) (*notify.SMTP, error) {
 	}
 	if s.Auth == notify.AuthXOAUTH2 {
 		o := s.OAuth2
-		secret, err := m.secret(o.ClientSecretFile, "RENEWALD_OAUTH2_CLIENT_SECRET", "mail.smtp.oauth2.client_secret_file")
+		secret, cert, err := m.clientCredential(o.ClientSecretFile, o.ClientCertificateFile, "RENEWALD_OAUTH2_CLIENT_SECRET", "mail.smtp.oauth2")
 		if err != nil {
 			return nil, err
 		}
-		if secret == "" {
-			return nil, usageErrorf("mail.smtp.oauth2.client_secret_file: not set and RENEWALD_OAUTH2_CLIENT_SECRET is empty: auth = \"xoauth2\" needs the client secret")
-		}
-		sc.OAuth2 = &notify.OAuth2Config{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: secret, Scopes: o.Scopes}
+		sc.OAuth2 = &notify.OAuth2Config{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: secret, Certificate: cert, Scopes: o.Scopes}
 	}
 	t, err := notify.NewSMTP(sc)
 	if err != nil {
 		return nil, asUsage(err)
 	}
 	return t, nil
+}
+
+// graphTransport builds the Microsoft Graph transport, reading the client secret or certificate;
+// errors name the key, never a secret.
+func (m *Main) graphTransport(cfg Config) (*notify.Graph, error) {
+	g := cfg.Mail.Graph
+	secret, cert, err := m.clientCredential(g.ClientSecretFile, g.ClientCertificateFile, "RENEWALD_GRAPH_CLIENT_SECRET", "mail.graph")
+	if err != nil {
+		return nil, err
+	}
+	login, graph := g.graphEndpoints()
+	t, err := notify.NewGraph(notify.GraphConfig{LoginEndpoint: login, GraphEndpoint: graph, Tenant: g.Tenant,
+		ClientID: g.ClientID, ClientSecret: secret, Certificate: cert, Mailbox: graphMailbox(cfg), Now: m.Now})
+	if err != nil {
+		return nil, asUsage(err)
+	}
+	return t, nil
+}
+
+// graphMailbox is mail.graph.mailbox, or the address of mail.from.
+func graphMailbox(cfg Config) string {
+	if cfg.Mail.Graph.Mailbox != "" {
+		return cfg.Mail.Graph.Mailbox
+	}
+	if from, err := parseAddress(cfg.Mail.From); err == nil {
+		return from.Address
+	}
+	return ""
+}
+
+// clientCredential reads exactly one client credential of table (mail.graph, mail.smtp.oauth2): the
+// secret from secretFile or the environment variable env, or the certificate and key PEM in
+// certFile, which must be unencrypted and not expired.
+func (m *Main) clientCredential(secretFile, certFile, env, table string) (string, *notify.ClientCertificate, error) {
+	secret, err := m.secret(secretFile, env, table+".client_secret_file")
+	if err != nil {
+		return "", nil, err
+	}
+	if certFile == "" {
+		if secret == "" {
+			return "", nil, usageErrorf("%s.client_secret_file: not set and %s is empty: set a client secret or %s.client_certificate_file", table, env, table)
+		}
+		return secret, nil, nil
+	}
+	if secret != "" {
+		return "", nil, usageErrorf("%s.client_certificate_file: set while %s holds a client secret: use one credential, the certificate or the secret", table, env)
+	}
+	data, err := os.ReadFile(certFile)
+	if err != nil {
+		return "", nil, asUsage(fmt.Errorf("%s.client_certificate_file: %w", table, err))
+	}
+	cert, err := notify.ParseClientCertificate(data, m.Now())
+	if err != nil {
+		return "", nil, asUsage(fmt.Errorf("%s.client_certificate_file %s: %w", table, certFile, err))
+	}
+	return "", cert, nil
 }
 
 // secret reads a secret from file (named by key in errors) or, when file is "", from the
