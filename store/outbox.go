@@ -202,8 +202,9 @@ type Outbox struct {
 	RoleKeys []string      // renewal.RoleKey forms of the recipient roles
 	Lease    time.Duration // how long a claim holds before it may be claimed again
 
-	mu    sync.Mutex
-	stmts map[string]*sqlx.Stmt // marks, prepared once: they run once per message
+	mu     sync.Mutex
+	stmts  map[string]*sqlx.Stmt // marks, prepared once: they run once per message
+	claims map[int64]string      // outbox id → the token of this Outbox's claim on it (claim.go)
 }
 
 type claimRow struct {
@@ -236,9 +237,13 @@ type claimRow struct {
 // rules gives the renewal figures for the reminder's window dates.
 func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, rules renewal.Rules) (claimed []renewal.Reminder, cancelled, expired int, err error) {
 	ts := formatTime(now)
+	token, err := newClaimToken()
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("claim outbox: %w", err)
+	}
 	var out []renewal.Reminder
-	err = o.DB.inTx(ctx, func(tx *sqlx.Tx) error {
-		n, err := expireStale(ctx, tx, ts, today, rules)
+	err = o.DB.inTx(ctx, func(tx *rebindTx) error {
+		n, err := expireStale(ctx, tx, o.DB.dialect().skipLocked, ts, today, rules)
 		if err != nil {
 			return err
 		}
@@ -248,7 +253,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 			WHERE ((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
 			    OR (status = 'sending' AND lease_until <= ?))
 			  AND due_on <= ?
-			ORDER BY due_on, id LIMIT ?`, ts, ts, today.String(), limit); err != nil {
+			ORDER BY due_on, id LIMIT ?`+o.DB.dialect().skipLocked, ts, ts, today.String(), limit); err != nil {
 			return fmt.Errorf("select due: %w", err)
 		}
 		if len(ids) == 0 {
@@ -259,13 +264,13 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 			return err
 		}
 		cancel, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'cancelled', last_error = ?,
-			lease_until = NULL, updated_at = ? WHERE id = ?`)
+			lease_until = NULL, claim_token = NULL, updated_at = ? WHERE id = ?`)
 		if err != nil {
 			return err
 		}
 		defer cancel.Close()
 		claim, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'sending', lease_until = ?,
-			attempts = attempts + 1, updated_at = ? WHERE id = ?`)
+			attempts = attempts + 1, claim_token = ?, updated_at = ? WHERE id = ?`)
 		if err != nil {
 			return err
 		}
@@ -293,7 +298,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 				cancelled++
 				continue
 			}
-			if _, err := claim.ExecContext(ctx, lease, ts, r.ID); err != nil {
+			if _, err := claim.ExecContext(ctx, lease, token, ts, r.ID); err != nil {
 				return fmt.Errorf("claim %d: %w", r.ID, err)
 			}
 			rem, err := r.reminder(rules)
@@ -315,18 +320,19 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("claim outbox: %w", err)
 	}
+	o.hold(out, token)
 	return out, cancelled, expired, nil
 }
 
 // expireStale marks expired every row still waiting to be sent (pending, or sending with a lapsed
 // lease) whose renewal's grace period ended before today (R13), and returns how many.
-func expireStale(ctx context.Context, tx *sqlx.Tx, ts string, today renewal.Date, rules renewal.Rules) (int, error) {
+func expireStale(ctx context.Context, tx *rebindTx, skipLocked, ts string, today renewal.Date, rules renewal.Rules) (int, error) {
 	var stale []struct {
 		ID            int64  `db:"id"`
 		AnniversaryOn string `db:"anniversary_on"`
 	}
 	if err := tx.SelectContext(ctx, &stale, `SELECT id, anniversary_on FROM outbox
-		WHERE (status = 'pending' OR (status = 'sending' AND lease_until <= ?)) AND anniversary_on < ?`,
+		WHERE (status = 'pending' OR (status = 'sending' AND lease_until <= ?)) AND anniversary_on < ?`+skipLocked,
 		ts, rules.GraceOpenFrom(today).String()); err != nil {
 		return 0, fmt.Errorf("select stale: %w", err)
 	}
@@ -337,7 +343,7 @@ func expireStale(ctx context.Context, tx *sqlx.Tx, ts string, today renewal.Date
 		}
 		_, _, graceEnds := rules.Window(ann)
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'expired', last_error = ?, lease_until = NULL,
-			next_attempt_at = NULL, updated_at = ? WHERE id = ?`, renewal.ExpiredReason(graceEnds), ts, r.ID); err != nil {
+			next_attempt_at = NULL, claim_token = NULL, updated_at = ? WHERE id = ?`, renewal.ExpiredReason(graceEnds), ts, r.ID); err != nil {
 			return 0, fmt.Errorf("expire %d: %w", r.ID, err)
 		}
 	}
@@ -474,28 +480,28 @@ func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]
 func (o *Outbox) MarkSent(ctx context.Context, id int64, now time.Time, subject string) error {
 	ts := formatTime(now)
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'sent', sent_at = ?, subject = ?, last_error = NULL,
-		lease_until = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
-		ts, nullString(subject), ts, id)
+		lease_until = NULL, next_attempt_at = NULL, claim_token = NULL, updated_at = ?`+markWhere,
+		ts, nullString(subject), ts)
 }
 
 // MarkRetry returns a row to pending after a temporary failure, to be tried again at next.
 func (o *Outbox) MarkRetry(ctx context.Context, id int64, now, next time.Time, reason string) error {
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,
-		lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
-		formatTime(next), reason, formatTime(now), id)
+		lease_until = NULL, claim_token = NULL, updated_at = ?`+markWhere,
+		formatTime(next), reason, formatTime(now))
 }
 
 // MarkExpired records that a claimed row was not sent because its renewal's grace period had ended
 // by the time it came to be sent (R13).
 func (o *Outbox) MarkExpired(ctx context.Context, id int64, now time.Time, reason string) error {
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'expired', last_error = ?, lease_until = NULL,
-		next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, formatTime(now), id)
+		next_attempt_at = NULL, claim_token = NULL, updated_at = ?`+markWhere, reason, formatTime(now))
 }
 
 // MarkFailed records a permanent failure (or the last allowed attempt failing).
 func (o *Outbox) MarkFailed(ctx context.Context, id int64, now time.Time, reason string) error {
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'failed', last_error = ?, lease_until = NULL,
-		next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, formatTime(now), id)
+		next_attempt_at = NULL, claim_token = NULL, updated_at = ?`+markWhere, reason, formatTime(now))
 }
 
 // ErrLeaseLost is returned by a mark when the row is no longer claimed (its lease expired and another
@@ -510,16 +516,21 @@ func (leaseLost) LeaseLost() bool { return true }
 // Release returns a claimed row that was not sent (delivery stopped) to pending, giving back the
 // attempt the claim counted.
 func (o *Outbox) Release(ctx context.Context, id int64, now time.Time) error {
-	return o.mark(ctx, id, `UPDATE outbox SET status = 'pending', attempts = max(attempts - 1, 0),
-		lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`, formatTime(now), id)
+	return o.mark(ctx, id, `UPDATE outbox SET status = 'pending', attempts = `+o.DB.dialect().greatest+`(attempts - 1, 0),
+		lease_until = NULL, claim_token = NULL, updated_at = ?`+markWhere, formatTime(now))
 }
 
+// markWhere ends every mark: it applies only to a row still sending under this Outbox's claim.
+const markWhere = ` WHERE id = ? AND status = 'sending' AND claim_token = ?`
+
+// mark runs a mark statement q (ending in markWhere) with args, then the row's id and the token of
+// this Outbox's claim on it, and forgets the claim.
 func (o *Outbox) mark(ctx context.Context, id int64, q string, args ...any) error {
 	st, err := o.prepared(ctx, q)
 	if err != nil {
 		return fmt.Errorf("mark outbox row %d: %w", id, err)
 	}
-	r, err := st.ExecContext(ctx, args...)
+	r, err := st.ExecContext(ctx, append(args, id, o.release(id))...)
 	if err != nil {
 		return fmt.Errorf("mark outbox row %d: %w", id, err)
 	}

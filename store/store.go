@@ -19,7 +19,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_postgres/*.sql
 var migrationFiles embed.FS
 
 // TimeFormat is how instants are stored: RFC 3339 UTC to the second, fixed width so text order is
@@ -28,8 +28,10 @@ const TimeFormat = "2006-01-02T15:04:05Z"
 
 // DB is an open renewald database.
 type DB struct {
-	db   *sqlx.DB
+	db   rebindDB
 	path string
+	d    *dialect // nil: SQLite
+	name string   // how messages name the database: its path, or a redacted DSN
 }
 
 // Open opens (creating it 0600 if needed) the database at path, with WAL, a busy timeout and foreign
@@ -56,7 +58,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	db.SetMaxOpenConns(4)
 	db.SetConnMaxIdleTime(10 * time.Second) // an idle daemon gives its page caches back
-	s := &DB{db: db, path: path}
+	s := &DB{db: rebindDB{db}, path: path}
 	if err := s.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -64,8 +66,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return s, nil
 }
 
-// Path returns the database file path.
+// Path returns the database file path ("" on PostgreSQL).
 func (s *DB) Path() string { return s.path }
+
+// Name is how messages name the database: the SQLite file's path, or the PostgreSQL DSN without
+// its password.
+func (s *DB) Name() string {
+	if s.name != "" {
+		return s.name
+	}
+	return s.path
+}
 
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
@@ -91,22 +102,30 @@ func (s *DB) IntegrityCheck(ctx context.Context) (string, error) {
 // Migrate applies the embedded migrations not yet recorded in schema_migrations, each in its own
 // transaction, and returns the first error.
 func (s *DB) Migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`); err != nil {
+	d := s.dialect()
+	if d.engine == Postgres {
+		// Two hosts may migrate at once: one does, the other then finds everything applied.
+		unlock, err := s.advisoryLock(ctx, lockKeyMigrate)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer unlock()
+	}
+	if _, err := s.db.ExecContext(ctx, d.migrationsTable); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	names, err := fs.Glob(migrationFiles, d.migrationsDir+"/*.sql")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
+		base := strings.TrimPrefix(name, d.migrationsDir+"/")
 		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migrate: bad migration name %s", base)
 		}
-		err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		err = s.inTx(ctx, func(tx *rebindTx) error {
 			var n int
 			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v); err != nil || n > 0 {
 				return err
@@ -119,7 +138,7 @@ func (s *DB) Migrate(ctx context.Context) error {
 				return fmt.Errorf("%s: %w", base, err)
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at)
-				VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))`, v, base)
+				VALUES (?, ?, `+d.nowText+`)`, v, base)
 			return err
 		})
 		if err != nil {
@@ -136,8 +155,8 @@ func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// inTx runs fn in a transaction (BEGIN IMMEDIATE), committing when it returns nil.
-func (s *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+// inTx runs fn in a transaction (BEGIN IMMEDIATE on SQLite), committing when it returns nil.
+func (s *DB) inTx(ctx context.Context, fn func(tx *rebindTx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err

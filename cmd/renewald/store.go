@@ -11,6 +11,13 @@ import (
 
 // openStore opens the configured database.
 func (m *Main) openStore(ctx context.Context, cfg Config) (*store.DB, error) {
+	if cfg.Database.Driver == "postgres" {
+		dsn, err := m.databaseDSN(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return store.OpenPostgres(ctx, dsn)
+	}
 	db, err := store.Open(ctx, cfg.Database.Path)
 	if err != nil {
 		return nil, err
@@ -51,7 +58,7 @@ func (m *Main) cmdMigrate(ctx context.Context, args []string) error {
 	if _, err := parseFlags(m.newFlagSet("migrate"), args); err != nil {
 		return err
 	}
-	cfg, db, err := m.loadStore(ctx)
+	_, db, err := m.loadStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -60,6 +67,6 @@ func (m *Main) cmdMigrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	fmt.Fprintf(m.Stdout, "%s: schema version %d\n", cfg.Database.Path, v)
+	fmt.Fprintf(m.Stdout, "%s: schema version %d\n", db.Name(), v)
 	return nil
 }
