@@ -53,10 +53,16 @@ func (f *dateFlag) Set(s string) error {
 
 var _ flag.Value = (*dateFlag)(nil)
 
-// cmdMigrate applies migrations and reports the schema version.
+// cmdMigrate applies migrations and reports the schema version; with --to-postgres it copies the
+// SQLite database into an empty PostgreSQL one.
 func (m *Main) cmdMigrate(ctx context.Context, args []string) error {
-	if _, err := parseFlags(m.newFlagSet("migrate"), args); err != nil {
+	fs := m.newFlagSet("migrate")
+	toPostgres := fs.String("to-postgres", "", "copy the SQLite database into this empty PostgreSQL database (DSN)")
+	if _, err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *toPostgres != "" {
+		return m.copyToPostgres(ctx, *toPostgres)
 	}
 	_, db, err := m.loadStore(ctx)
 	if err != nil {
