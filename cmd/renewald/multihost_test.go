@@ -242,9 +242,7 @@ func TestTwoDaemonsOnOnePostgresDatabase(t *testing.T) {
 				reclaimed++ // claimed by the killed daemon, taken over once its lease ran out
 			}
 		}
-		if reclaimed == 0 {
-			t.Errorf("no row was re-claimed: the killed daemon held no claim")
-		}
+		// reclaimed is 0 when the kill fell between two of the killed daemon's batches: a figure, not a check.
 		dups := received(t, srv, n)
 		if dups > 1 {
 			t.Errorf("%d duplicates for one kill", dups)
