@@ -7,12 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net/mail"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/renewald/renewald/internal/storetest"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
@@ -20,16 +20,6 @@ import (
 )
 
 var ctx = context.Background()
-
-func mustOpenDB(tb testing.TB) *store.DB {
-	tb.Helper()
-	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "renewald.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
 
 var specs = []string{"Kubernetes on Microsoft Azure", "Teamwork Deployment", "Finance", "Threat Protection", "SAP on Microsoft Azure"}
 
@@ -110,7 +100,9 @@ func TestLifetimeOfEveryDay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("730 ticks")
 	}
-	lifetime(t, 7, renewal.Date{}, 0)
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		lifetime(t, engine, 7, renewal.Date{}, 0)
+	})
 }
 
 // TestLifetimeWithOutage is the lifetime with the daemon down for 9 days in the middle: what goes out
@@ -120,7 +112,7 @@ func TestLifetimeWithOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("730 ticks")
 	}
-	db, rend, rows := lifetime(t, 10, renewal.NewDate(2025, 7, 10), 9)
+	db, rend, rows := lifetime(t, store.SQLite, 10, renewal.NewDate(2025, 7, 10), 9)
 	back := renewal.NewDate(2025, 7, 19)
 	late, reworded, expired := 0, 0, 0
 	for _, r := range rows {
@@ -171,8 +163,8 @@ func TestLifetimeWithOutage(t *testing.T) {
 
 // lifetime runs the two-year lifetime, without ticks for outage days from down when outage > 0,
 // and checks every row; it returns the database, the renderer and the rows.
-func lifetime(t *testing.T, catchUp int, down renewal.Date, outage int) (*store.DB, *notify.Renderer, []store.OutboxRow) {
-	db := mustOpenDB(t)
+func lifetime(t *testing.T, engine store.Engine, catchUp int, down renewal.Date, outage int) (*store.DB, *notify.Renderer, []store.OutboxRow) {
+	db := storetest.Open(t, engine)
 	ps := everyDayDataset(t, db)
 	tk := newTicker(db, catchUp, io.Discard)
 	var now time.Time
@@ -306,66 +298,68 @@ func byIDAttained(p *renewal.Partner) string { return p.Enrollments[0].AttainedO
 
 // TestCatchUpAfterOutage stops the daemon for 5 and for 40 days.
 func TestCatchUpAfterOutage(t *testing.T) {
-	run := func(t *testing.T, catchUp, outage int) (*store.DB, []*renewal.Partner, string, TickResult) {
-		db := mustOpenDB(t)
-		ps := everyDayDataset(t, db)
-		var logs bytes.Buffer
-		tk := newTicker(db, catchUp, &logs)
-		day := renewal.NewDate(2025, 3, 1)
-		for ; day.Before(renewal.NewDate(2025, 3, 10)); day = day.AddDays(1) {
-			if _, err := tk.Tick(ctx, day.Time(time.UTC), false); err != nil {
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		run := func(t *testing.T, catchUp, outage int) (*store.DB, []*renewal.Partner, string, TickResult) {
+			db := storetest.Open(t, engine)
+			ps := everyDayDataset(t, db)
+			var logs bytes.Buffer
+			tk := newTicker(db, catchUp, &logs)
+			day := renewal.NewDate(2025, 3, 1)
+			for ; day.Before(renewal.NewDate(2025, 3, 10)); day = day.AddDays(1) {
+				if _, err := tk.Tick(ctx, day.Time(time.UTC), false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			back := day.AddDays(outage) // last tick was on day-1; the days in between were missed
+			res, err := tk.Tick(ctx, back.Time(time.UTC).Add(6*time.Hour), false)
+			if err != nil {
 				t.Fatal(err)
 			}
+			return db, ps, logs.String(), res
 		}
-		back := day.AddDays(outage) // last tick was on day-1; the days in between were missed
-		res, err := tk.Tick(ctx, back.Time(time.UTC).Add(6*time.Hour), false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db, ps, logs.String(), res
-	}
 
-	t.Run("5 days", func(t *testing.T) {
-		_, _, logs, res := run(t, 7, 5)
-		if res.Scan.From != renewal.NewDate(2025, 3, 10) || res.Scan.Dates != 6 || res.GapMissed != 0 {
-			t.Errorf("scanned %s..%s (%d dates), missed %d", res.Scan.From, res.Scan.To, res.Scan.Dates, res.GapMissed)
-		}
-		if strings.Contains(logs, "gap") {
-			t.Errorf("warned about a gap within catch_up_days: %s", logs)
-		}
-		if res.Scan.Queued == 0 {
-			t.Error("nothing caught up")
-		}
-	})
+		t.Run("5 days", func(t *testing.T) {
+			_, _, logs, res := run(t, 7, 5)
+			if res.Scan.From != renewal.NewDate(2025, 3, 10) || res.Scan.Dates != 6 || res.GapMissed != 0 {
+				t.Errorf("scanned %s..%s (%d dates), missed %d", res.Scan.From, res.Scan.To, res.Scan.Dates, res.GapMissed)
+			}
+			if strings.Contains(logs, "gap") {
+				t.Errorf("warned about a gap within catch_up_days: %s", logs)
+			}
+			if res.Scan.Queued == 0 {
+				t.Error("nothing caught up")
+			}
+		})
 
-	t.Run("40 days beyond catch_up_days", func(t *testing.T) {
-		db, ps, logs, res := run(t, 7, 40)
-		// Back on 2025-04-19: only 2025-04-12..2025-04-19 are scanned; 2025-03-10..2025-04-11 (33 days) are reported missed.
-		if res.Scan.From != renewal.NewDate(2025, 4, 12) || res.Scan.Dates != 8 || res.GapMissed != 33 {
-			t.Errorf("scanned %s..%s (%d dates), missed %d", res.Scan.From, res.Scan.To, res.Scan.Dates, res.GapMissed)
-		}
-		if !strings.Contains(logs, "run a backfill") || !strings.Contains(logs, "missed_from=2025-03-10") {
-			t.Errorf("no backfill hint in logs: %s", logs)
-		}
-		rows, _ := db.List(ctx, store.Filter{DueFrom: renewal.NewDate(2025, 3, 10), DueTo: renewal.NewDate(2025, 4, 11)})
-		if len(rows) != 0 {
-			t.Errorf("%d reminders queued for dates outside catch_up_days", len(rows))
-		}
-		// A backfill of the gap then queues them, superseding per R11.
-		tk := newTicker(db, 7, io.Discard)
-		st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2025, 3, 10), renewal.NewDate(2025, 4, 11), Queue, NoScanState, time.Time{})
-		if err != nil || st.Queued == 0 || st.Superseded == 0 {
-			t.Fatalf("backfill %+v %v", st, err)
-		}
-		checkSupersede(t, db, ps)
-	})
+		t.Run("40 days beyond catch_up_days", func(t *testing.T) {
+			db, ps, logs, res := run(t, 7, 40)
+			// Back on 2025-04-19: only 2025-04-12..2025-04-19 are scanned; 2025-03-10..2025-04-11 (33 days) are reported missed.
+			if res.Scan.From != renewal.NewDate(2025, 4, 12) || res.Scan.Dates != 8 || res.GapMissed != 33 {
+				t.Errorf("scanned %s..%s (%d dates), missed %d", res.Scan.From, res.Scan.To, res.Scan.Dates, res.GapMissed)
+			}
+			if !strings.Contains(logs, "run a backfill") || !strings.Contains(logs, "missed_from=2025-03-10") {
+				t.Errorf("no backfill hint in logs: %s", logs)
+			}
+			rows, _ := db.List(ctx, store.Filter{DueFrom: renewal.NewDate(2025, 3, 10), DueTo: renewal.NewDate(2025, 4, 11)})
+			if len(rows) != 0 {
+				t.Errorf("%d reminders queued for dates outside catch_up_days", len(rows))
+			}
+			// A backfill of the gap then queues them, superseding per R11.
+			tk := newTicker(db, 7, io.Discard)
+			st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2025, 3, 10), renewal.NewDate(2025, 4, 11), Queue, NoScanState, time.Time{})
+			if err != nil || st.Queued == 0 || st.Superseded == 0 {
+				t.Fatalf("backfill %+v %v", st, err)
+			}
+			checkSupersede(t, db, ps)
+		})
 
-	t.Run("40 days within catch_up_days", func(t *testing.T) {
-		db, ps, _, res := run(t, 60, 40)
-		if res.Scan.Dates != 41 || res.GapMissed != 0 || res.Scan.Superseded == 0 {
-			t.Errorf("catch-up %+v", res.Scan)
-		}
-		checkSupersede(t, db, ps)
+		t.Run("40 days within catch_up_days", func(t *testing.T) {
+			db, ps, _, res := run(t, 60, 40)
+			if res.Scan.Dates != 41 || res.GapMissed != 0 || res.Scan.Superseded == 0 {
+				t.Errorf("catch-up %+v", res.Scan)
+			}
+			checkSupersede(t, db, ps)
+		})
 	})
 }
 
@@ -413,28 +407,30 @@ func deref(s *string) string {
 // TestPendingSupersededByLaterReminder: a -90 reminder still pending (mail server down) becomes
 // superseded when the -60 reminder of the same anniversary is queued.
 func TestPendingSupersededByLaterReminder(t *testing.T) {
-	db := mustOpenDB(t)
-	_, err := db.Import(ctx, []*renewal.Partner{{ID: "1", Name: "A", UsersGiven: true,
-		Users:       []renewal.User{{Email: "a@a.example", Roles: []string{"Global admin"}}},
-		Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.NewDate(2023, 6, 1), Status: renewal.StatusActive}}}},
-		time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk := newTicker(db, 7, io.Discard)
-	ann := renewal.NewDate(2025, 6, 1)
-	for _, o := range []int{-90, -60} {
-		if _, err := tk.Tick(ctx, ann.AddDays(o).Time(time.UTC), false); err != nil {
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		db := storetest.Open(t, engine)
+		_, err := db.Import(ctx, []*renewal.Partner{{ID: "1", Name: "A", UsersGiven: true,
+			Users:       []renewal.User{{Email: "a@a.example", Roles: []string{"Global admin"}}},
+			Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.NewDate(2023, 6, 1), Status: renewal.StatusActive}}}},
+			time.Time{})
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	// The first tick (on the −90 day) finds the enrollment arriving: its −120 reminder is recorded
-	// superseded by the −90 (R14); the −60 tick then supersedes the −90 still pending (R11).
-	rows, _ := db.List(ctx, store.Filter{})
-	if len(rows) != 3 || rows[0].OffsetDays != -120 || rows[0].Status != store.StatusSuperseded ||
-		rows[1].Status != store.StatusSuperseded || rows[2].OffsetDays != -60 || rows[2].Status != store.StatusPending {
-		t.Errorf("rows: %+v", rows)
-	}
+		tk := newTicker(db, 7, io.Discard)
+		ann := renewal.NewDate(2025, 6, 1)
+		for _, o := range []int{-90, -60} {
+			if _, err := tk.Tick(ctx, ann.AddDays(o).Time(time.UTC), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The first tick (on the −90 day) finds the enrollment arriving: its −120 reminder is recorded
+		// superseded by the −90 (R14); the −60 tick then supersedes the −90 still pending (R11).
+		rows, _ := db.List(ctx, store.Filter{})
+		if len(rows) != 3 || rows[0].OffsetDays != -120 || rows[0].Status != store.StatusSuperseded ||
+			rows[1].Status != store.StatusSuperseded || rows[2].OffsetDays != -60 || rows[2].Status != store.StatusPending {
+			t.Errorf("rows: %+v", rows)
+		}
+	})
 }
 
 // TestArrivingMidWindow pins R14: a partner imported while its renewal window is open is told on the
@@ -442,204 +438,214 @@ func TestPendingSupersededByLaterReminder(t *testing.T) {
 // superseded; a key already recorded (backfill --record-only) is not queued again; an enrollment
 // whose grace period has ended gets nothing; a later tick does not treat it as new again.
 func TestArrivingMidWindow(t *testing.T) {
-	partner := func(id, attained string) *renewal.Partner {
-		return &renewal.Partner{ID: id, Name: "Partner " + id, UsersGiven: true,
-			Users: []renewal.User{{Email: "a@" + id + ".example", Roles: []string{"Global admin"}}, {Email: "b@" + id + ".example", Roles: []string{"MPN Partner Admin"}},
-				{Email: "c@" + id + ".example", Roles: []string{"Billing admin"}}},
-			Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.MustParseDate(attained), Status: renewal.StatusActive}}}
-	}
-	db := mustOpenDB(t)
-	tk := newTicker(db, 7, io.Discard)
-	// The daemon has been running: the scan state stands at 2026-11-22.
-	if _, err := tk.Tick(ctx, time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC), false); err != nil {
-		t.Fatal(err)
-	}
-	// Imported on 2026-11-22 after the tick. Anniversary 2026-12-20: −120 (08-22), −90 (09-21), −60
-	// (10-21), −30 (11-20) have fallen due; the window is open. "late" had its anniversary on
-	// 2026-11-01: its grace runs to 2026-12-01, and its 0 reminder fell due. "gone" ended 2026-11-10.
-	ps := []*renewal.Partner{partner("mid", "2023-12-20"), partner("late", "2022-11-01"), partner("gone", "2023-10-11"), partner("early", "2024-06-01")}
-	if _, err := db.Import(ctx, ps, time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)); err != nil {
-		t.Fatal(err)
-	}
-	res, err := tk.Tick(ctx, time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC), false)
-	if err != nil || res.Scan.Arrived != 4 {
-		t.Fatalf("tick %+v %v", res.Scan, err)
-	}
-	rows, _ := db.List(ctx, store.Filter{})
-	pending := map[string][]string{}
-	superseded := map[string]int{}
-	for _, r := range rows {
-		switch r.Status {
-		case store.StatusPending:
-			pending[r.PartnerID] = append(pending[r.PartnerID], fmt.Sprintf("%s %+d %s", r.AnniversaryOn, r.OffsetDays, *r.Recipient))
-		case store.StatusSuperseded:
-			superseded[r.PartnerID]++
-		default:
-			t.Errorf("row %+v", r)
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		partner := func(id, attained string) *renewal.Partner {
+			return &renewal.Partner{ID: id, Name: "Partner " + id, UsersGiven: true,
+				Users: []renewal.User{{Email: "a@" + id + ".example", Roles: []string{"Global admin"}}, {Email: "b@" + id + ".example", Roles: []string{"MPN Partner Admin"}},
+					{Email: "c@" + id + ".example", Roles: []string{"Billing admin"}}},
+				Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.MustParseDate(attained), Status: renewal.StatusActive}}}
 		}
-	}
-	want := map[string][]string{
-		"mid":  {"2026-12-20 -30 a@mid.example", "2026-12-20 -30 b@mid.example"},
-		"late": {"2026-11-01 +0 a@late.example", "2026-11-01 +0 b@late.example"},
-	}
-	if fmt.Sprint(pending) != fmt.Sprint(want) {
-		t.Errorf("pending %v, want %v", pending, want)
-	}
-	if superseded["mid"] != 6 || superseded["late"] != 8 || superseded["gone"] != 0 || superseded["early"] != 0 {
-		t.Errorf("superseded %v, want mid 6 and late 8 (three and four earlier reminders for two recipients)", superseded)
-	}
-	// Nothing is new on the next tick.
-	res, err = tk.Tick(ctx, time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC), false)
-	if err != nil || res.Scan.Arrived != 0 || res.Scan.Queued != 0 {
-		t.Errorf("second tick %+v %v", res.Scan, err)
-	}
-
-	t.Run("recorded keys are not queued again", func(t *testing.T) {
-		db := mustOpenDB(t)
+		db := storetest.Open(t, engine)
 		tk := newTicker(db, 7, io.Discard)
-		if _, err := db.Import(ctx, []*renewal.Partner{partner("mid", "2023-12-20")}, time.Time{}); err != nil {
+		// The daemon has been running: the scan state stands at 2026-11-22.
+		if _, err := tk.Tick(ctx, time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC), false); err != nil {
 			t.Fatal(err)
 		}
-		st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2026, 8, 1), renewal.NewDate(2026, 11, 22), RecordOnly, NoScanState, time.Time{})
-		if err != nil || st.Skipped == 0 {
-			t.Fatalf("record-only %+v %v", st, err)
+		// Imported on 2026-11-22 after the tick. Anniversary 2026-12-20: −120 (08-22), −90 (09-21), −60
+		// (10-21), −30 (11-20) have fallen due; the window is open. "late" had its anniversary on
+		// 2026-11-01: its grace runs to 2026-12-01, and its 0 reminder fell due. "gone" ended 2026-11-10.
+		ps := []*renewal.Partner{partner("mid", "2023-12-20"), partner("late", "2022-11-01"), partner("gone", "2023-10-11"), partner("early", "2024-06-01")}
+		if _, err := db.Import(ctx, ps, time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
 		}
 		res, err := tk.Tick(ctx, time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC), false)
-		if err != nil || res.Scan.Queued != 0 || res.Scan.Arrived != 1 {
-			t.Errorf("tick after record-only %+v %v", res.Scan, err)
+		if err != nil || res.Scan.Arrived != 4 {
+			t.Fatalf("tick %+v %v", res.Scan, err)
 		}
+		rows, _ := db.List(ctx, store.Filter{})
+		pending := map[string][]string{}
+		superseded := map[string]int{}
+		for _, r := range rows {
+			switch r.Status {
+			case store.StatusPending:
+				pending[r.PartnerID] = append(pending[r.PartnerID], fmt.Sprintf("%s %+d %s", r.AnniversaryOn, r.OffsetDays, *r.Recipient))
+			case store.StatusSuperseded:
+				superseded[r.PartnerID]++
+			default:
+				t.Errorf("row %+v", r)
+			}
+		}
+		want := map[string][]string{
+			"mid":  {"2026-12-20 -30 a@mid.example", "2026-12-20 -30 b@mid.example"},
+			"late": {"2026-11-01 +0 a@late.example", "2026-11-01 +0 b@late.example"},
+		}
+		if fmt.Sprint(pending) != fmt.Sprint(want) {
+			t.Errorf("pending %v, want %v", pending, want)
+		}
+		if superseded["mid"] != 6 || superseded["late"] != 8 || superseded["gone"] != 0 || superseded["early"] != 0 {
+			t.Errorf("superseded %v, want mid 6 and late 8 (three and four earlier reminders for two recipients)", superseded)
+		}
+		// Nothing is new on the next tick.
+		res, err = tk.Tick(ctx, time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC), false)
+		if err != nil || res.Scan.Arrived != 0 || res.Scan.Queued != 0 {
+			t.Errorf("second tick %+v %v", res.Scan, err)
+		}
+
+		t.Run("recorded keys are not queued again", func(t *testing.T) {
+			db := storetest.Open(t, engine)
+			tk := newTicker(db, 7, io.Discard)
+			if _, err := db.Import(ctx, []*renewal.Partner{partner("mid", "2023-12-20")}, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2026, 8, 1), renewal.NewDate(2026, 11, 22), RecordOnly, NoScanState, time.Time{})
+			if err != nil || st.Skipped == 0 {
+				t.Fatalf("record-only %+v %v", st, err)
+			}
+			res, err := tk.Tick(ctx, time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC), false)
+			if err != nil || res.Scan.Queued != 0 || res.Scan.Arrived != 1 {
+				t.Errorf("tick after record-only %+v %v", res.Scan, err)
+			}
+		})
 	})
 }
 
 // TestFutureBackfillWaitsForDueDates pins R13: a backfill of future dates queues rows that go out on
 // their due dates, not when delivery first runs.
 func TestFutureBackfillWaitsForDueDates(t *testing.T) {
-	db := mustOpenDB(t)
-	everyDayDataset(t, db)
-	tk := newTicker(db, 7, io.Discard)
-	var now time.Time
-	dl := fileDeliverer(t, db, func() time.Time { return now })
-	today := renewal.NewDate(2026, 11, 23)
-	now = today.Time(time.UTC).Add(6 * time.Hour)
-	from, to := renewal.NewDate(2027, 5, 10), renewal.NewDate(2027, 5, 14)
-	st, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, now)
-	if err != nil || st.Queued == 0 {
-		t.Fatalf("backfill %+v %v", st, err)
-	}
-	ds, err := dl.Deliver(ctx)
-	if err != nil || ds.Claimed != 0 || ds.Sent != 0 {
-		t.Fatalf("delivered %+v %v on %s, before any row was due", ds, err, today)
-	}
-	sent := 0
-	for day := from; !day.After(to); day = day.AddDays(1) {
-		now = day.Time(time.UTC).Add(-time.Second) // the evening before: nothing
-		if ds, _ := dl.Deliver(ctx); ds.Claimed != 0 {
-			t.Fatalf("the evening before %s: %+v", day, ds)
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		db := storetest.Open(t, engine)
+		everyDayDataset(t, db)
+		tk := newTicker(db, 7, io.Discard)
+		var now time.Time
+		dl := fileDeliverer(t, db, func() time.Time { return now })
+		today := renewal.NewDate(2026, 11, 23)
+		now = today.Time(time.UTC).Add(6 * time.Hour)
+		from, to := renewal.NewDate(2027, 5, 10), renewal.NewDate(2027, 5, 14)
+		st, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, now)
+		if err != nil || st.Queued == 0 {
+			t.Fatalf("backfill %+v %v", st, err)
 		}
-		now = day.Time(time.UTC).Add(6 * time.Hour)
 		ds, err := dl.Deliver(ctx)
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || ds.Claimed != 0 || ds.Sent != 0 {
+			t.Fatalf("delivered %+v %v on %s, before any row was due", ds, err, today)
 		}
-		rows, _ := db.List(ctx, store.Filter{DueFrom: day, DueTo: day, Status: store.StatusSent})
-		if ds.Sent == 0 || ds.Sent != len(rows) {
-			t.Errorf("%s: sent %d, %d rows of that day sent", day, ds.Sent, len(rows))
+		sent := 0
+		for day := from; !day.After(to); day = day.AddDays(1) {
+			now = day.Time(time.UTC).Add(-time.Second) // the evening before: nothing
+			if ds, _ := dl.Deliver(ctx); ds.Claimed != 0 {
+				t.Fatalf("the evening before %s: %+v", day, ds)
+			}
+			now = day.Time(time.UTC).Add(6 * time.Hour)
+			ds, err := dl.Deliver(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, _ := db.List(ctx, store.Filter{DueFrom: day, DueTo: day, Status: store.StatusSent})
+			if ds.Sent == 0 || ds.Sent != len(rows) {
+				t.Errorf("%s: sent %d, %d rows of that day sent", day, ds.Sent, len(rows))
+			}
+			sent += ds.Sent
 		}
-		sent += ds.Sent
-	}
-	n, _ := db.CountByStatus(ctx)
-	if n[store.StatusPending] != 0 || sent != st.Queued {
-		t.Errorf("sent %d of %d queued; counts %v", sent, st.Queued, n)
-	}
+		n, _ := db.CountByStatus(ctx)
+		if n[store.StatusPending] != 0 || sent != st.Queued {
+			t.Errorf("sent %d of %d queued; counts %v", sent, st.Queued, n)
+		}
+	})
 }
 
 func TestBackfillIdempotentAndDryRun(t *testing.T) {
-	db := mustOpenDB(t)
-	everyDayDataset(t, db)
-	var out bytes.Buffer
-	tk := newTicker(db, 7, io.Discard)
-	tk.Scanner.DryRunOut = &out
-	from, to := renewal.NewDate(2025, 1, 1), renewal.NewDate(2025, 12, 31)
-	dry, err := tk.Scanner.Scan(ctx, from, to, DryRun, NoScanState, time.Time{})
-	if err != nil || dry.Reminders == 0 {
-		t.Fatalf("dry run %+v %v", dry, err)
-	}
-	if n, _ := db.CountByStatus(ctx); n[store.StatusPending]+n[store.StatusSuperseded]+n[store.StatusNoRecipients] != 0 {
-		t.Errorf("dry run wrote: %v", n)
-	}
-	if lines := strings.Count(out.String(), "\n"); lines != dry.Reminders {
-		t.Errorf("dry run printed %d lines for %d reminders", lines, dry.Reminders)
-	}
-	first, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, time.Time{})
-	if err != nil || first.Queued == 0 || first.Reminders != dry.Reminders {
-		t.Fatalf("first backfill %+v (dry %d) %v", first, dry.Reminders, err)
-	}
-	second, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, time.Time{})
-	if err != nil || second.Queued != 0 || second.Superseded != 0 || second.Existing != first.Reminders {
-		t.Fatalf("second backfill %+v %v", second, err)
-	}
-	if _, ok, _ := db.LastScanned(ctx); ok {
-		t.Error("a backfill moved the daily scan state")
-	}
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		db := storetest.Open(t, engine)
+		everyDayDataset(t, db)
+		var out bytes.Buffer
+		tk := newTicker(db, 7, io.Discard)
+		tk.Scanner.DryRunOut = &out
+		from, to := renewal.NewDate(2025, 1, 1), renewal.NewDate(2025, 12, 31)
+		dry, err := tk.Scanner.Scan(ctx, from, to, DryRun, NoScanState, time.Time{})
+		if err != nil || dry.Reminders == 0 {
+			t.Fatalf("dry run %+v %v", dry, err)
+		}
+		if n, _ := db.CountByStatus(ctx); n[store.StatusPending]+n[store.StatusSuperseded]+n[store.StatusNoRecipients] != 0 {
+			t.Errorf("dry run wrote: %v", n)
+		}
+		if lines := strings.Count(out.String(), "\n"); lines != dry.Reminders {
+			t.Errorf("dry run printed %d lines for %d reminders", lines, dry.Reminders)
+		}
+		first, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, time.Time{})
+		if err != nil || first.Queued == 0 || first.Reminders != dry.Reminders {
+			t.Fatalf("first backfill %+v (dry %d) %v", first, dry.Reminders, err)
+		}
+		second, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, time.Time{})
+		if err != nil || second.Queued != 0 || second.Superseded != 0 || second.Existing != first.Reminders {
+			t.Fatalf("second backfill %+v %v", second, err)
+		}
+		if _, ok, _ := db.LastScanned(ctx); ok {
+			t.Error("a backfill moved the daily scan state")
+		}
+	})
 }
 
 func TestRecordOnly(t *testing.T) {
-	db := mustOpenDB(t)
-	everyDayDataset(t, db)
-	tk := newTicker(db, 7, io.Discard)
-	st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2024, 1, 1), renewal.NewDate(2024, 12, 31), RecordOnly, NoScanState, time.Time{})
-	if err != nil || st.Skipped == 0 || st.Queued != 0 {
-		t.Fatalf("%+v %v", st, err)
-	}
-	n, _ := db.CountByStatus(ctx)
-	if n[store.StatusSkipped] != st.Skipped || n[store.StatusPending] != 0 {
-		t.Errorf("counts %v", n)
-	}
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		db := storetest.Open(t, engine)
+		everyDayDataset(t, db)
+		tk := newTicker(db, 7, io.Discard)
+		st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2024, 1, 1), renewal.NewDate(2024, 12, 31), RecordOnly, NoScanState, time.Time{})
+		if err != nil || st.Skipped == 0 || st.Queued != 0 {
+			t.Fatalf("%+v %v", st, err)
+		}
+		n, _ := db.CountByStatus(ctx)
+		if n[store.StatusSkipped] != st.Skipped || n[store.StatusPending] != 0 {
+			t.Errorf("counts %v", n)
+		}
+	})
 }
 
 // TestRecordedRenewalStopsItsReminders steps a fake clock through two anniversaries of one
 // enrollment; the renewal of the first is recorded right after its −60 reminder went out. The partner
 // gets exactly the −120, −90 and −60 emails of that anniversary and all six of the next.
 func TestRecordedRenewalStopsItsReminders(t *testing.T) {
-	db := mustOpenDB(t)
-	if _, err := db.Import(ctx, []*renewal.Partner{{ID: "1", Name: "A", UsersGiven: true,
-		Users:       []renewal.User{{Email: "a@a.example", Roles: []string{"Global admin"}}},
-		Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.NewDate(2023, 6, 1), Status: renewal.StatusActive}}}},
-		time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	tk := newTicker(db, 7, io.Discard)
-	var now time.Time
-	tk.Deliverer = fileDeliverer(t, db, func() time.Time { return now })
-	first := renewal.NewDate(2025, 6, 1)
-	for day := renewal.NewDate(2025, 1, 1); !day.After(renewal.NewDate(2026, 12, 31)); day = day.AddDays(1) {
-		now = day.Time(time.UTC).Add(6 * time.Hour)
-		if _, err := tk.Tick(ctx, now, true); err != nil {
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		db := storetest.Open(t, engine)
+		if _, err := db.Import(ctx, []*renewal.Partner{{ID: "1", Name: "A", UsersGiven: true,
+			Users:       []renewal.User{{Email: "a@a.example", Roles: []string{"Global admin"}}},
+			Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.NewDate(2023, 6, 1), Status: renewal.StatusActive}}}},
+			time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		if day == first.AddDays(-60) {
-			if _, err := db.RecordRenewal(ctx, renewal.Outcome{PartnerID: "1", Specialization: "Finance", Anniversary: first, RenewedOn: day}, now); err != nil {
+		tk := newTicker(db, 7, io.Discard)
+		var now time.Time
+		tk.Deliverer = fileDeliverer(t, db, func() time.Time { return now })
+		first := renewal.NewDate(2025, 6, 1)
+		for day := renewal.NewDate(2025, 1, 1); !day.After(renewal.NewDate(2026, 12, 31)); day = day.AddDays(1) {
+			now = day.Time(time.UTC).Add(6 * time.Hour)
+			if _, err := tk.Tick(ctx, now, true); err != nil {
 				t.Fatal(err)
 			}
-		}
-	}
-	rows, _ := db.List(ctx, store.Filter{})
-	sent := map[string][]int{}
-	cancelled := 0
-	for _, r := range rows {
-		switch r.Status {
-		case store.StatusSent:
-			sent[r.AnniversaryOn] = append(sent[r.AnniversaryOn], r.OffsetDays)
-		case store.StatusCancelled:
-			cancelled++
-			if r.AnniversaryOn != first.String() || !strings.HasPrefix(*r.LastError, "renewal recorded: renewed on 2025-04-02") {
-				t.Errorf("cancelled row %+v", r)
+			if day == first.AddDays(-60) {
+				if _, err := db.RecordRenewal(ctx, renewal.Outcome{PartnerID: "1", Specialization: "Finance", Anniversary: first, RenewedOn: day}, now); err != nil {
+					t.Fatal(err)
+				}
 			}
-		default:
-			t.Errorf("row %d status %s", r.ID, r.Status)
 		}
-	}
-	if fmt.Sprint(sent) != "map[2025-06-01:[-120 -90 -60] 2026-06-01:[-120 -90 -60 -30 0 30]]" || cancelled != 3 {
-		t.Errorf("sent %v, %d cancelled", sent, cancelled)
-	}
+		rows, _ := db.List(ctx, store.Filter{})
+		sent := map[string][]int{}
+		cancelled := 0
+		for _, r := range rows {
+			switch r.Status {
+			case store.StatusSent:
+				sent[r.AnniversaryOn] = append(sent[r.AnniversaryOn], r.OffsetDays)
+			case store.StatusCancelled:
+				cancelled++
+				if r.AnniversaryOn != first.String() || !strings.HasPrefix(*r.LastError, "renewal recorded: renewed on 2025-04-02") {
+					t.Errorf("cancelled row %+v", r)
+				}
+			default:
+				t.Errorf("row %d status %s", r.ID, r.Status)
+			}
+		}
+		if fmt.Sprint(sent) != "map[2025-06-01:[-120 -90 -60] 2026-06-01:[-120 -90 -60 -30 0 30]]" || cancelled != 3 {
+			t.Errorf("sent %v, %d cancelled", sent, cancelled)
+		}
+	})
 }

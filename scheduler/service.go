@@ -27,8 +27,9 @@ type Ticker struct {
 	CatchUpDays int
 	Logger      *slog.Logger
 	Now         func() time.Time // for durations
-	// Lock, when set, is held around each tick so that only one process scans at a time; it
-	// returns the release function.
+	// Lock, when set, is held around each tick's scan so that only one process scans at a time
+	// (delivery needs no lock: claims with a lease keep deliverers apart, so daemons sharing a
+	// database deliver side by side); it returns the release function.
 	Lock func(ctx context.Context) (release func(), err error)
 	// Observe, when set, is told about every finished tick (metrics).
 	Observe func(TickResult)
@@ -50,16 +51,7 @@ func (t *Ticker) Tick(ctx context.Context, asOf time.Time, deliver bool) (TickRe
 	start := t.Now()
 	today := renewal.DateOf(asOf, t.Location)
 	res := TickResult{AsOf: today}
-	var err error
-	if t.Lock != nil {
-		var release func()
-		if release, err = t.Lock(ctx); err == nil {
-			defer release()
-		}
-	}
-	if err == nil {
-		err = t.tick(ctx, asOf, today, deliver, &res)
-	}
+	err := t.tick(ctx, asOf, today, deliver, &res)
 	res.Err = err
 	res.Duration = t.Now().Sub(start)
 	t.log(res)
@@ -70,6 +62,29 @@ func (t *Ticker) Tick(ctx context.Context, asOf time.Time, deliver bool) (TickRe
 }
 
 func (t *Ticker) tick(ctx context.Context, asOf time.Time, today renewal.Date, deliver bool, res *TickResult) error {
+	if err := t.scan(ctx, asOf, today, res); err != nil {
+		return err
+	}
+	if deliver && t.Deliverer != nil {
+		ds, err := t.Deliverer.Deliver(ctx)
+		res.Delivery = ds
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("deliver: %w", err)
+		}
+	}
+	return nil
+}
+
+// scan scans the dates since the last scanned one, holding Lock when it is set: a process that
+// waited for another's scan then finds the day scanned and scans nothing.
+func (t *Ticker) scan(ctx context.Context, asOf time.Time, today renewal.Date, res *TickResult) error {
+	if t.Lock != nil {
+		release, err := t.Lock(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	last, ok, err := t.Scanner.DB.LastScanned(ctx)
 	if err != nil {
 		return err
@@ -89,13 +104,6 @@ func (t *Ticker) tick(ctx context.Context, asOf time.Time, today renewal.Date, d
 		res.Scan = st
 		if err != nil {
 			return fmt.Errorf("scan %s..%s: %w", from, today, err)
-		}
-	}
-	if deliver && t.Deliverer != nil {
-		ds, err := t.Deliverer.Deliver(ctx)
-		res.Delivery = ds
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("deliver: %w", err)
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // the zone database, also where the host has none
 
+	"github.com/renewald/renewald/internal/storetest"
 	"github.com/renewald/renewald/metrics"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
@@ -61,70 +62,72 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 // tick at start, no overlap, and a clean stop. The clock serves 14 waits, so the service runs the
 // catch-up tick and 14 scheduled ones and then waits: nothing runs while the test reads the state.
 func TestServiceRunsOnTheCronScheduleInItsZone(t *testing.T) {
-	loc, err := time.LoadLocation("Europe/Amsterdam")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := mustOpenDB(t)
-	everyDayDataset(t, db)
-	tk := newTicker(db, 7, io.Discard)
-	tk.Location = loc
-	const want = 15
-	clock := &fakeClock{t: time.Date(2026, 3, 20, 12, 0, 0, 0, loc), waits: want - 1}
-	sched, err := ParseSchedule("0 6 * * *", loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var ticks []TickResult
-	var at []time.Time
-	done := make(chan struct{})
-	svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.DiscardHandler)}
-	svc.Ticked = func(r TickResult) {
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		loc, err := time.LoadLocation("Europe/Amsterdam")
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := storetest.Open(t, engine)
+		everyDayDataset(t, db)
+		tk := newTicker(db, 7, io.Discard)
+		tk.Location = loc
+		const want = 15
+		clock := &fakeClock{t: time.Date(2026, 3, 20, 12, 0, 0, 0, loc), waits: want - 1}
+		sched, err := ParseSchedule("0 6 * * *", loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var ticks []TickResult
+		var at []time.Time
+		done := make(chan struct{})
+		svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.DiscardHandler)}
+		svc.Ticked = func(r TickResult) {
+			mu.Lock()
+			defer mu.Unlock()
+			ticks = append(ticks, r)
+			at = append(at, clock.Now())
+			if len(ticks) == want {
+				close(done)
+			}
+		}
+		svc.Start(context.Background())
+		<-done
+		if err := svc.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		ticks = append(ticks, r)
-		at = append(at, clock.Now())
-		if len(ticks) == want {
-			close(done)
+		if len(ticks) != want {
+			t.Fatalf("%d ticks, want %d: the clock blocks after %d waits", len(ticks), want, want-1)
 		}
-	}
-	svc.Start(context.Background())
-	<-done
-	if err := svc.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(ticks) != want {
-		t.Fatalf("%d ticks, want %d: the clock blocks after %d waits", len(ticks), want, want-1)
-	}
-	if ticks[0].AsOf != renewal.NewDate(2026, 3, 20) {
-		t.Errorf("catch-up tick as of %s", ticks[0].AsOf)
-	}
-	for i := 1; i < len(ticks); i++ {
-		local := at[i].In(loc)
-		if local.Hour() != 6 || local.Minute() != 0 {
-			t.Errorf("tick %d at %s, want 06:00 local", i, local)
+		if ticks[0].AsOf != renewal.NewDate(2026, 3, 20) {
+			t.Errorf("catch-up tick as of %s", ticks[0].AsOf)
 		}
-		if want := renewal.NewDate(2026, 3, 20).AddDays(i); ticks[i].AsOf != want {
-			t.Errorf("tick %d as of %s, want %s", i, ticks[i].AsOf, want)
+		for i := 1; i < len(ticks); i++ {
+			local := at[i].In(loc)
+			if local.Hour() != 6 || local.Minute() != 0 {
+				t.Errorf("tick %d at %s, want 06:00 local", i, local)
+			}
+			if want := renewal.NewDate(2026, 3, 20).AddDays(i); ticks[i].AsOf != want {
+				t.Errorf("tick %d as of %s, want %s", i, ticks[i].AsOf, want)
+			}
+			if ticks[i].Err != nil {
+				t.Errorf("tick %d: %v", i, ticks[i].Err)
+			}
 		}
-		if ticks[i].Err != nil {
-			t.Errorf("tick %d: %v", i, ticks[i].Err)
+		// 06:00 is 05:00 UTC before 29 March and 04:00 UTC after it.
+		if at[1].UTC().Hour() != 5 || at[len(at)-1].UTC().Hour() != 4 {
+			t.Errorf("DST not honoured: %s, %s", at[1].UTC(), at[len(at)-1].UTC())
 		}
-	}
-	// 06:00 is 05:00 UTC before 29 March and 04:00 UTC after it.
-	if at[1].UTC().Hour() != 5 || at[len(at)-1].UTC().Hour() != 4 {
-		t.Errorf("DST not honoured: %s, %s", at[1].UTC(), at[len(at)-1].UTC())
-	}
-	if ticks[0].Err != nil {
-		t.Errorf("catch-up tick: %v", ticks[0].Err)
-	}
-	last, _, _ := db.LastScanned(context.Background())
-	if last != ticks[len(ticks)-1].AsOf {
-		t.Errorf("scan state %s", last)
-	}
+		if ticks[0].Err != nil {
+			t.Errorf("catch-up tick: %v", ticks[0].Err)
+		}
+		last, _, _ := db.LastScanned(context.Background())
+		if last != ticks[len(ticks)-1].AsOf {
+			t.Errorf("scan state %s", last)
+		}
+	})
 }
 
 func TestCountSkipped(t *testing.T) {
@@ -140,17 +143,21 @@ func TestCountSkipped(t *testing.T) {
 }
 
 func TestTickWaitsForTheScanLock(t *testing.T) {
-	db := mustOpenDB(t)
-	held, err := store.TryLock(db.Path(), "scan")
+	storetest.Each(t, testTickWaitsForTheScanLock)
+}
+
+func testTickWaitsForTheScanLock(t *testing.T, engine store.Engine) {
+	db := storetest.Open(t, engine)
+	held, err := db.Locker().TryLock(ctx, store.LockScan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.TryLock(db.Path(), "scan"); err == nil {
+	if _, err := db.Locker().TryLock(ctx, store.LockScan); err == nil {
 		t.Fatal("a second scan lock was granted")
 	}
 	tk := newTicker(db, 7, io.Discard)
 	tk.Lock = func(ctx context.Context) (func(), error) {
-		l, err := store.WaitLock(ctx, db.Path(), "scan", time.Millisecond)
+		l, err := store.WaitFor(ctx, db.Locker(), store.LockScan, time.Millisecond)
 		if err != nil {
 			return nil, err
 		}
@@ -181,32 +188,34 @@ func (c *countingDeliverer) Deliver(context.Context) (notify.Stats, error) {
 }
 
 func TestServiceDeliversBetweenTicks(t *testing.T) {
-	db := mustOpenDB(t)
-	tk := newTicker(db, 7, io.Discard)
-	cd := &countingDeliverer{}
-	tk.Deliverer = cd
-	clock := &fakeClock{t: time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC)}
-	sched, _ := ParseSchedule("0 6 * * *", time.UTC)
-	done := make(chan struct{})
-	ticks, atThird := 0, 0
-	svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.DiscardHandler),
-		DeliverEvery: time.Hour}
-	svc.Ticked = func(TickResult) {
-		ticks++
-		if ticks == 3 {
-			cd.mu.Lock()
-			atThird = cd.n
-			cd.mu.Unlock()
-			close(done)
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		db := storetest.Open(t, engine)
+		tk := newTicker(db, 7, io.Discard)
+		cd := &countingDeliverer{}
+		tk.Deliverer = cd
+		clock := &fakeClock{t: time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC)}
+		sched, _ := ParseSchedule("0 6 * * *", time.UTC)
+		done := make(chan struct{})
+		ticks, atThird := 0, 0
+		svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.DiscardHandler),
+			DeliverEvery: time.Hour}
+		svc.Ticked = func(TickResult) {
+			ticks++
+			if ticks == 3 {
+				cd.mu.Lock()
+				atThird = cd.n
+				cd.mu.Unlock()
+				close(done)
+			}
 		}
-	}
-	svc.Start(context.Background())
-	<-done
-	svc.Stop(context.Background())
-	// Three ticks deliver once each; between two daily ticks, 23 hourly deliveries.
-	if atThird != 3+2*23 {
-		t.Errorf("%d deliveries by the third tick, want %d", atThird, 3+2*23)
-	}
+		svc.Start(context.Background())
+		<-done
+		svc.Stop(context.Background())
+		// Three ticks deliver once each; between two daily ticks, 23 hourly deliveries.
+		if atThird != 3+2*23 {
+			t.Errorf("%d deliveries by the third tick, want %d", atThird, 3+2*23)
+		}
+	})
 }
 
 // flakyTransport refuses every message's first attempt with a temporary error and writes the
@@ -274,43 +283,45 @@ func scrape(t *testing.T, mx *metrics.Metrics, name string) float64 {
 // TestServiceCountsDeliveriesBetweenTicks: every first attempt fails at the tick; the retries go
 // out in the delivery poll an hour later, between ticks, and the metrics count them.
 func TestServiceCountsDeliveriesBetweenTicks(t *testing.T) {
-	db := mustOpenDB(t)
-	everyDayDataset(t, db)
-	clock := &fakeClock{t: time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC), waits: 1, blocked: make(chan struct{})}
-	sched, _ := ParseSchedule("0 6 * * *", time.UTC)
-	mx := metrics.New(storeSource{db}, sched, clock.Now)
-	tk := newTicker(db, 7, io.Discard)
-	tk.Now = clock.Now
-	d := fileDeliverer(t, db, clock.Now)
-	d.Transport = &flakyTransport{Transport: d.Transport, seen: map[int64]bool{}}
-	tk.Deliverer = d
-	tk.Observe = func(r TickResult) { mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Duration) }
-	d.Observer = mx
-	var first TickResult
-	svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.DiscardHandler),
-		DeliverEvery: time.Hour, Ticked: func(r TickResult) { first = r }}
-	svc.Start(context.Background())
-	<-clock.blocked // the catch-up tick at 06:00 and the poll at 07:00 are done
-	if err := svc.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	queued := first.Scan.Queued
-	if queued == 0 || first.Delivery.Retried != queued || first.Delivery.Sent != 0 {
-		t.Fatalf("tick queued %d, retried %d, sent %d: want every first attempt refused", queued, first.Delivery.Retried, first.Delivery.Sent)
-	}
-	counts, _ := db.CountByStatus(ctx)
-	if counts[store.StatusSent] != queued {
-		t.Fatalf("%d sent by the poll, want %d", counts[store.StatusSent], queued)
-	}
-	if got := scrape(t, mx, "renewald_reminders_sent_total"); got != float64(queued) {
-		t.Errorf("renewald_reminders_sent_total %v, want %d: the poll between ticks delivered them", got, queued)
-	}
-	if got := scrape(t, mx, "renewald_reminders_retried_total"); got != float64(queued) {
-		t.Errorf("renewald_reminders_retried_total %v, want %d", got, queued)
-	}
-	if got := scrape(t, mx, "renewald_last_successful_tick_timestamp_seconds"); got != float64(time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC).Unix()) {
-		t.Errorf("last successful tick %v", got)
-	}
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		db := storetest.Open(t, engine)
+		everyDayDataset(t, db)
+		clock := &fakeClock{t: time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC), waits: 1, blocked: make(chan struct{})}
+		sched, _ := ParseSchedule("0 6 * * *", time.UTC)
+		mx := metrics.New(storeSource{db}, sched, clock.Now)
+		tk := newTicker(db, 7, io.Discard)
+		tk.Now = clock.Now
+		d := fileDeliverer(t, db, clock.Now)
+		d.Transport = &flakyTransport{Transport: d.Transport, seen: map[int64]bool{}}
+		tk.Deliverer = d
+		tk.Observe = func(r TickResult) { mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Duration) }
+		d.Observer = mx
+		var first TickResult
+		svc := &Service{Ticker: tk, Schedule: sched, Now: clock.Now, After: clock.After, Logger: slog.New(slog.DiscardHandler),
+			DeliverEvery: time.Hour, Ticked: func(r TickResult) { first = r }}
+		svc.Start(context.Background())
+		<-clock.blocked // the catch-up tick at 06:00 and the poll at 07:00 are done
+		if err := svc.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		queued := first.Scan.Queued
+		if queued == 0 || first.Delivery.Retried != queued || first.Delivery.Sent != 0 {
+			t.Fatalf("tick queued %d, retried %d, sent %d: want every first attempt refused", queued, first.Delivery.Retried, first.Delivery.Sent)
+		}
+		counts, _ := db.CountByStatus(ctx)
+		if counts[store.StatusSent] != queued {
+			t.Fatalf("%d sent by the poll, want %d", counts[store.StatusSent], queued)
+		}
+		if got := scrape(t, mx, "renewald_reminders_sent_total"); got != float64(queued) {
+			t.Errorf("renewald_reminders_sent_total %v, want %d: the poll between ticks delivered them", got, queued)
+		}
+		if got := scrape(t, mx, "renewald_reminders_retried_total"); got != float64(queued) {
+			t.Errorf("renewald_reminders_retried_total %v, want %d", got, queued)
+		}
+		if got := scrape(t, mx, "renewald_last_successful_tick_timestamp_seconds"); got != float64(time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC).Unix()) {
+			t.Errorf("last successful tick %v", got)
+		}
+	})
 }
 
 // panickingDeliverer panics on its first delivery.
@@ -321,7 +332,7 @@ func (panickingDeliverer) Deliver(context.Context) (notify.Stats, error) { panic
 // TestServiceRecoversAPanic: a panic inside a tick stops the service with an error (the daemon
 // exits 1 and systemd restarts it) and logs the stack, instead of killing the process with exit 2.
 func TestServiceRecoversAPanic(t *testing.T) {
-	db := mustOpenDB(t)
+	db := storetest.Open(t, store.SQLite)
 	tk := newTicker(db, 7, io.Discard)
 	tk.Deliverer = panickingDeliverer{}
 	clock := &fakeClock{t: time.Date(2026, 3, 20, 6, 0, 0, 0, time.UTC)}

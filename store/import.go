@@ -35,17 +35,18 @@ type ImportResult struct {
 func (s *DB) Import(ctx context.Context, partners []*renewal.Partner, now time.Time, outcomes ...renewal.Outcome) (ImportResult, error) {
 	var res ImportResult
 	ts := formatTime(now)
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *rebindTx) error {
 		stmts, err := prepareAll(ctx, tx, map[string]string{
 			"partner": `INSERT INTO partners (id, name) VALUES (?, ?)
-				ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE name != excluded.name`,
+				ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE partners.name != excluded.name`,
 			"clearUsers": `DELETE FROM users WHERE partner_id = ?`,
 			"user":       `INSERT INTO users (partner_id, email, name) VALUES (?, ?, ?)`,
-			"role":       `INSERT OR IGNORE INTO user_roles (partner_id, email, role, role_key) VALUES (?, ?, ?, ?)`,
+			"role": `INSERT INTO user_roles (partner_id, email, role, role_key) VALUES (?, ?, ?, ?)
+				ON CONFLICT DO NOTHING`,
 			"enrollment": `INSERT INTO enrollments (partner_id, specialization, attained_on, anniversary_md, status)
 				VALUES (?, ?, ?, ?, ?)
 				ON CONFLICT (partner_id, specialization, attained_on) DO UPDATE SET status = excluded.status
-				WHERE status != excluded.status`,
+				WHERE enrollments.status != excluded.status`,
 			"cancel": `UPDATE outbox SET status = 'cancelled', last_error = 'enrollment removed', updated_at = ?
 				WHERE status = 'pending' AND enrollment_id =
 				(SELECT id FROM enrollments WHERE partner_id = ? AND specialization = ? AND attained_on = ?)`,
@@ -180,7 +181,7 @@ func metricsJSON(m map[string]int) any {
 	return string(b)
 }
 
-func prepareAll(ctx context.Context, tx *sqlx.Tx, queries map[string]string) (map[string]*sqlx.Stmt, error) {
+func prepareAll(ctx context.Context, tx *rebindTx, queries map[string]string) (map[string]*sqlx.Stmt, error) {
 	out := make(map[string]*sqlx.Stmt, len(queries))
 	for name, q := range queries {
 		st, err := tx.PreparexContext(ctx, q)

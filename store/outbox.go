@@ -208,8 +208,9 @@ type Outbox struct {
 	// Digest makes Claim take the rows due to one recipient on one day together (mail.digest).
 	Digest bool
 
-	mu    sync.Mutex
-	stmts map[string]*sqlx.Stmt // marks, prepared once: they run once per message
+	mu     sync.Mutex
+	stmts  map[string]*sqlx.Stmt // marks, prepared once: they run once per message
+	claims map[int64]string      // outbox id → the token of this Outbox's claim on it (claim.go)
 }
 
 type claimRow struct {
@@ -245,9 +246,13 @@ type claimRow struct {
 // rules gives the renewal figures for the reminder's window dates.
 func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, rules renewal.Rules) (claimed []renewal.Reminder, cancelled, expired int, err error) {
 	ts := formatTime(now)
+	token, err := newClaimToken()
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("claim outbox: %w", err)
+	}
 	var out []renewal.Reminder
-	err = o.DB.inTx(ctx, func(tx *sqlx.Tx) error {
-		n, err := expireStale(ctx, tx, ts, today, rules)
+	err = o.DB.inTx(ctx, func(tx *rebindTx) error {
+		n, err := expireStale(ctx, tx, o.DB.dialect().skipLocked, ts, today, rules)
 		if err != nil {
 			return err
 		}
@@ -255,12 +260,12 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 		var ids []int64
 		const claimable = `((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
 			    OR (status = 'sending' AND lease_until <= ?)) AND due_on <= ?`
-		q, args := `SELECT id FROM outbox WHERE `+claimable+` ORDER BY due_on, id LIMIT ?`, []any{ts, ts, today.String(), limit}
+		q, args := `SELECT id FROM outbox WHERE `+claimable+` ORDER BY due_on, id LIMIT ?`+o.DB.dialect().skipLocked, []any{ts, ts, today.String(), limit}
 		if o.Digest {
 			// Whole digests: limit counts (recipient, due date) groups, each claimed with all its rows.
 			q = `SELECT id FROM outbox WHERE ` + claimable + ` AND (recipient, due_on) IN (
 				SELECT recipient, due_on FROM outbox WHERE ` + claimable + `
-				GROUP BY recipient, due_on ORDER BY min(due_on), min(id) LIMIT ?) ORDER BY due_on, recipient, id`
+				GROUP BY recipient, due_on ORDER BY min(due_on), min(id) LIMIT ?) ORDER BY due_on, recipient, id` + o.DB.dialect().skipLocked
 			args = []any{ts, ts, today.String(), ts, ts, today.String(), limit}
 		}
 		if err := tx.SelectContext(ctx, &ids, q, args...); err != nil {
@@ -274,13 +279,13 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 			return err
 		}
 		cancel, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = ?, last_error = ?,
-			lease_until = NULL, updated_at = ? WHERE id = ?`)
+			lease_until = NULL, claim_token = NULL, updated_at = ? WHERE id = ?`)
 		if err != nil {
 			return err
 		}
 		defer cancel.Close()
 		claim, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'sending', lease_until = ?,
-			attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, ?), updated_at = ? WHERE id = ?`)
+			attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, ?), claim_token = ?, updated_at = ? WHERE id = ?`)
 		if err != nil {
 			return err
 		}
@@ -310,7 +315,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 				cancelled++
 				continue
 			}
-			if _, err := claim.ExecContext(ctx, lease, ts, ts, r.ID); err != nil {
+			if _, err := claim.ExecContext(ctx, lease, ts, token, ts, r.ID); err != nil {
 				return fmt.Errorf("claim %d: %w", r.ID, err)
 			}
 			rem, err := r.reminder(rules)
@@ -335,18 +340,19 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("claim outbox: %w", err)
 	}
+	o.hold(out, token)
 	return out, cancelled, expired, nil
 }
 
 // expireStale marks expired every row still waiting to be sent (pending, or sending with a lapsed
 // lease) whose renewal's grace period ended before today (R13), and returns how many.
-func expireStale(ctx context.Context, tx *sqlx.Tx, ts string, today renewal.Date, rules renewal.Rules) (int, error) {
+func expireStale(ctx context.Context, tx *rebindTx, skipLocked, ts string, today renewal.Date, rules renewal.Rules) (int, error) {
 	var stale []struct {
 		ID            int64  `db:"id"`
 		AnniversaryOn string `db:"anniversary_on"`
 	}
 	if err := tx.SelectContext(ctx, &stale, `SELECT id, anniversary_on FROM outbox
-		WHERE (status = 'pending' OR (status = 'sending' AND lease_until <= ?)) AND anniversary_on < ?`,
+		WHERE (status = 'pending' OR (status = 'sending' AND lease_until <= ?)) AND anniversary_on < ?`+skipLocked,
 		ts, rules.GraceOpenFrom(today).String()); err != nil {
 		return 0, fmt.Errorf("select stale: %w", err)
 	}
@@ -357,7 +363,7 @@ func expireStale(ctx context.Context, tx *sqlx.Tx, ts string, today renewal.Date
 		}
 		_, _, graceEnds := rules.Window(ann)
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'expired', last_error = ?, lease_until = NULL,
-			next_attempt_at = NULL, updated_at = ? WHERE id = ?`, renewal.ExpiredReason(graceEnds), ts, r.ID); err != nil {
+			next_attempt_at = NULL, claim_token = NULL, updated_at = ? WHERE id = ?`, renewal.ExpiredReason(graceEnds), ts, r.ID); err != nil {
 			return 0, fmt.Errorf("expire %d: %w", r.ID, err)
 		}
 	}
@@ -525,8 +531,8 @@ func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]
 func (o *Outbox) MarkSent(ctx context.Context, id int64, now time.Time, subject string) error {
 	ts := formatTime(now)
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'sent', sent_at = ?, subject = ?, last_error = NULL,
-		lease_until = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
-		ts, nullString(subject), ts, id)
+		lease_until = NULL, next_attempt_at = NULL, claim_token = NULL, updated_at = ?`+markWhere,
+		ts, nullString(subject), ts)
 }
 
 // Renew extends the lease of claimed rows still waiting in a batch to now plus the lease, so that a
@@ -536,32 +542,36 @@ func (o *Outbox) Renew(ctx context.Context, ids []int64, now time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	q, args, err := sqlx.In(`UPDATE outbox SET lease_until = ?, updated_at = ? WHERE status = 'sending' AND id IN (?)`,
-		formatTime(now.Add(o.Lease)), formatTime(now), ids)
+	st, err := o.prepared(ctx, `UPDATE outbox SET lease_until = ?, updated_at = ?`+markWhere)
 	if err != nil {
 		return fmt.Errorf("renew lease: %w", err)
 	}
-	if _, err := o.DB.db.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("renew lease of %d rows: %w", len(ids), err)
+	lease, ts := formatTime(now.Add(o.Lease)), formatTime(now)
+	for _, id := range ids {
+		if _, err := st.ExecContext(ctx, lease, ts, id, o.token(id)); err != nil {
+			return fmt.Errorf("renew lease of outbox row %d: %w", id, err)
+		}
 	}
 	return nil
 }
 
 // MarkDigestSent records the rows of one digest as sent, in one transaction, each with the digest's
-// subject and Message-ID. A row no longer claimed is left alone (ErrLeaseLost once the others are
-// marked).
+// subject and Message-ID, each under this Outbox's claim. A row no longer claimed is left alone
+// (ErrLeaseLost once the others are marked); when the transaction fails nothing is marked and the
+// claims stay, so the mark can be tried again.
 func (o *Outbox) MarkDigestSent(ctx context.Context, ids []int64, now time.Time, subject, messageID string) error {
 	ts := formatTime(now)
 	lost := 0
-	err := o.DB.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := o.DB.inTx(ctx, func(tx *rebindTx) error {
 		st, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, subject = ?, message_id = ?,
-			last_error = NULL, lease_until = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`)
+			last_error = NULL, lease_until = NULL, next_attempt_at = NULL, claim_token = NULL, updated_at = ?`+markWhere)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
+		lost = 0
 		for _, id := range ids {
-			r, err := st.ExecContext(ctx, ts, nullString(subject), messageID, ts, id)
+			r, err := st.ExecContext(ctx, ts, nullString(subject), messageID, ts, id, o.token(id))
 			if err != nil {
 				return fmt.Errorf("outbox row %d: %w", id, err)
 			}
@@ -574,6 +584,9 @@ func (o *Outbox) MarkDigestSent(ctx context.Context, ids []int64, now time.Time,
 	if err != nil {
 		return fmt.Errorf("mark digest %s: %w", messageID, err)
 	}
+	for _, id := range ids {
+		o.release(id)
+	}
 	if lost > 0 {
 		return fmt.Errorf("mark digest %s: %d of %d rows: %w", messageID, lost, len(ids), ErrLeaseLost)
 	}
@@ -583,21 +596,21 @@ func (o *Outbox) MarkDigestSent(ctx context.Context, ids []int64, now time.Time,
 // MarkRetry returns a row to pending after a temporary failure, to be tried again at next.
 func (o *Outbox) MarkRetry(ctx context.Context, id int64, now, next time.Time, reason string) error {
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,
-		lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`,
-		formatTime(next), reason, formatTime(now), id)
+		lease_until = NULL, claim_token = NULL, updated_at = ?`+markWhere,
+		formatTime(next), reason, formatTime(now))
 }
 
 // MarkExpired records that a claimed row was not sent because its renewal's grace period had ended
 // by the time it came to be sent (R13).
 func (o *Outbox) MarkExpired(ctx context.Context, id int64, now time.Time, reason string) error {
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'expired', last_error = ?, lease_until = NULL,
-		next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, formatTime(now), id)
+		next_attempt_at = NULL, claim_token = NULL, updated_at = ?`+markWhere, reason, formatTime(now))
 }
 
 // MarkFailed records a permanent failure (or the last allowed attempt failing).
 func (o *Outbox) MarkFailed(ctx context.Context, id int64, now time.Time, reason string) error {
 	return o.mark(ctx, id, `UPDATE outbox SET status = 'failed', last_error = ?, lease_until = NULL,
-		next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`, reason, formatTime(now), id)
+		next_attempt_at = NULL, claim_token = NULL, updated_at = ?`+markWhere, reason, formatTime(now))
 }
 
 // ErrLeaseLost is returned by a mark when the row is no longer claimed (its lease expired and another
@@ -612,20 +625,27 @@ func (leaseLost) LeaseLost() bool { return true }
 // Release returns a claimed row that was not sent (delivery stopped) to pending, giving back the
 // attempt the claim counted.
 func (o *Outbox) Release(ctx context.Context, id int64, now time.Time) error {
-	return o.mark(ctx, id, `UPDATE outbox SET status = 'pending', attempts = max(attempts - 1, 0),
+	return o.mark(ctx, id, `UPDATE outbox SET status = 'pending', attempts = `+o.DB.dialect().greatest+`(attempts - 1, 0),
 		first_attempt_at = CASE WHEN attempts <= 1 THEN NULL ELSE first_attempt_at END,
-		lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'sending'`, formatTime(now), id)
+		lease_until = NULL, claim_token = NULL, updated_at = ?`+markWhere, formatTime(now))
 }
 
+// markWhere ends every mark: it applies only to a row still sending under this Outbox's claim.
+const markWhere = ` WHERE id = ? AND status = 'sending' AND claim_token = ?`
+
+// mark runs a mark statement q (ending in markWhere) with args, then the row's id and the token of
+// this Outbox's claim on it, and forgets the claim once the statement ran. A statement that did not
+// run (a locked database) keeps the claim, so the mark can be tried again.
 func (o *Outbox) mark(ctx context.Context, id int64, q string, args ...any) error {
 	st, err := o.prepared(ctx, q)
 	if err != nil {
 		return fmt.Errorf("mark outbox row %d: %w", id, err)
 	}
-	r, err := st.ExecContext(ctx, args...)
+	r, err := st.ExecContext(ctx, append(args, id, o.token(id))...)
 	if err != nil {
 		return fmt.Errorf("mark outbox row %d: %w", id, err)
 	}
+	o.release(id)
 	if n, _ := r.RowsAffected(); n == 0 {
 		return fmt.Errorf("mark outbox row %d: %w", id, ErrLeaseLost)
 	}

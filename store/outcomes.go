@@ -34,7 +34,7 @@ func (e *OutcomeError) Unwrap() error { return ErrInput }
 // that anniversary's reminders still waiting (pending or no_recipients) in the same transaction.
 // It returns how many were cancelled.
 func (s *DB) RecordRenewal(ctx context.Context, o renewal.Outcome, now time.Time) (cancelled int, err error) {
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, func(tx *rebindTx) error {
 		cancelled, err = recordOutcome(ctx, tx, o, formatTime(now))
 		return err
 	})
@@ -48,7 +48,7 @@ func (s *DB) RecordRenewal(ctx context.Context, o renewal.Outcome, now time.Time
 // (what was cancelled stays cancelled). It reports whether an outcome was recorded.
 func (s *DB) ClearRenewal(ctx context.Context, o renewal.Outcome) (bool, error) {
 	var removed bool
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *rebindTx) error {
 		id, err := outcomeEnrollment(ctx, tx, o)
 		if err != nil {
 			return err
@@ -70,7 +70,7 @@ func (s *DB) ClearRenewal(ctx context.Context, o renewal.Outcome) (bool, error) 
 
 // outcomeEnrollment finds the enrollment of o's partner and specialization that has o's anniversary
 // (the active one first when a specialization was attained again, R1).
-func outcomeEnrollment(ctx context.Context, tx *sqlx.Tx, o renewal.Outcome) (int64, error) {
+func outcomeEnrollment(ctx context.Context, tx *rebindTx, o renewal.Outcome) (int64, error) {
 	var partners int
 	if err := tx.GetContext(ctx, &partners, `SELECT count(*) FROM partners WHERE id = ?`, o.PartnerID); err != nil {
 		return 0, err
@@ -105,14 +105,14 @@ func outcomeEnrollment(ctx context.Context, tx *sqlx.Tx, o renewal.Outcome) (int
 }
 
 // recordOutcome upserts one outcome and cancels the reminders of its anniversary still waiting.
-func recordOutcome(ctx context.Context, tx *sqlx.Tx, o renewal.Outcome, ts string) (int, error) {
+func recordOutcome(ctx context.Context, tx *rebindTx, o renewal.Outcome, ts string) (int, error) {
 	id, err := outcomeEnrollment(ctx, tx, o)
 	if err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO renewal_outcomes (enrollment_id, anniversary_on, outcome, renewed_on, recorded_at)
 		VALUES (?, ?, 'renewed', ?, ?) ON CONFLICT (enrollment_id, anniversary_on) DO UPDATE SET renewed_on = excluded.renewed_on,
-		recorded_at = excluded.recorded_at WHERE renewed_on != excluded.renewed_on`,
+		recorded_at = excluded.recorded_at WHERE renewal_outcomes.renewed_on != excluded.renewed_on`,
 		id, o.Anniversary.String(), o.RenewedOn.String(), ts); err != nil {
 		return 0, fmt.Errorf("record outcome: %w", err)
 	}

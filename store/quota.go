@@ -13,7 +13,7 @@ import (
 // LockQuota takes the quota lock of the database, waiting while another process holds it, until ctx
 // ends. The returned function releases it.
 func (o *Outbox) LockQuota(ctx context.Context) (unlock func(), err error) {
-	l, err := WaitLock(ctx, o.DB.path, "quota", 20*time.Millisecond)
+	l, err := WaitFor(ctx, o.DB.Locker(), LockQuota, 20*time.Millisecond)
 	if err != nil {
 		return nil, err
 	}

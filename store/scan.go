@@ -151,7 +151,7 @@ func (s *DB) EnqueueArrived(ctx context.Context, items []OutboxItem, arrived []i
 func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time, scannedThrough renewal.Date) (EnqueueStats, error) {
 	var st EnqueueStats
 	ts := formatTime(now)
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *rebindTx) error {
 		stmts, err := prepareAll(ctx, tx, map[string]string{
 			"insert": `INSERT INTO outbox (enrollment_id, anniversary_on, renewal_year, manual_validation,
 				offset_days, due_on, recipient, status, last_error, message_id, created_at, updated_at)
@@ -190,7 +190,7 @@ func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, n
 		}
 		if !scannedThrough.IsZero() {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)
-				ON CONFLICT (id) DO UPDATE SET last_scanned_on = max(last_scanned_on, excluded.last_scanned_on)`,
+				ON CONFLICT (id) DO UPDATE SET last_scanned_on = `+s.dialect().greatest+`(scan_state.last_scanned_on, excluded.last_scanned_on)`,
 				scannedThrough.String()); err != nil {
 				return fmt.Errorf("record scanned date: %w", err)
 			}

@@ -19,7 +19,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_postgres/*.sql
 var migrationFiles embed.FS
 
 // TimeFormat is how instants are stored: RFC 3339 UTC to the second, fixed width so text order is
@@ -28,8 +28,10 @@ const TimeFormat = "2006-01-02T15:04:05Z"
 
 // DB is an open renewald database.
 type DB struct {
-	db   *sqlx.DB
+	db   rebindDB
 	path string
+	d    *dialect // nil: SQLite
+	name string   // how messages name the database: its path, or a redacted DSN
 }
 
 // ErrNoDatabase is returned by OpenReadOnly when the database file does not exist.
@@ -92,7 +94,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	latest, err := latestMigration()
+	latest, err := latestMigration(sqliteDialect)
 	if err != nil {
 		s.db.Close()
 		return nil, err
@@ -133,7 +135,7 @@ func open(path string, readOnly bool) (*DB, error) {
 	}
 	db.SetMaxOpenConns(4)
 	db.SetConnMaxIdleTime(10 * time.Second) // an idle daemon gives its page caches back
-	return &DB{db: db, path: path}, nil
+	return &DB{db: rebindDB{db}, path: path}, nil
 }
 
 // tightenPermissions makes an existing database file and its -wal and -shm readable by their owner
@@ -162,14 +164,14 @@ func schemaTooNew(path string, have, latest int) error {
 }
 
 // latestMigration returns the highest embedded migration version.
-func latestMigration() (int, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+func latestMigration(d *dialect) (int, error) {
+	names, err := fs.Glob(migrationFiles, d.migrationsDir+"/*.sql")
 	if err != nil {
 		return 0, err
 	}
 	latest := 0
 	for _, name := range names {
-		v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+		v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, d.migrationsDir+"/"), "_", 2)[0])
 		if err != nil {
 			return 0, fmt.Errorf("bad migration name %s", name)
 		}
@@ -178,8 +180,17 @@ func latestMigration() (int, error) {
 	return latest, nil
 }
 
-// Path returns the database file path.
+// Path returns the database file path ("" on PostgreSQL).
 func (s *DB) Path() string { return s.path }
+
+// Name is how messages name the database: the SQLite file's path, or the PostgreSQL DSN without
+// its password.
+func (s *DB) Name() string {
+	if s.name != "" {
+		return s.name
+	}
+	return s.path
+}
 
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
@@ -202,39 +213,48 @@ func (s *DB) IntegrityCheck(ctx context.Context) (string, error) {
 	return res, nil
 }
 
-// Migrate applies the embedded migrations not yet recorded in schema_migrations, each in its own
-// transaction, and returns the first error.
+// Migrate applies the embedded migrations of the engine not yet recorded in schema_migrations, each
+// in its own transaction, and returns the first error. A database already up to date is not written
+// (no write lock taken); one with a newer schema is refused (ErrSchemaTooNew). On PostgreSQL it runs
+// under an advisory lock: two hosts may migrate at once, one does, the other finds everything applied.
 func (s *DB) Migrate(ctx context.Context) error {
+	d := s.dialect()
+	latest, err := latestMigration(d)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	have, err := s.SchemaVersion(ctx) // before any write
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	latest, err := latestMigration()
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	if have > latest {
-		return schemaTooNew(s.path, have, latest)
+		return schemaTooNew(s.Name(), have, latest)
 	}
 	if have == latest {
 		return nil // nothing to do, and no write lock taken
 	}
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`); err != nil {
+	if d.engine == Postgres {
+		unlock, err := s.advisoryLock(ctx, lockKeyMigrate)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer unlock()
+	}
+	if _, err := s.db.ExecContext(ctx, d.migrationsTable); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	names, err := fs.Glob(migrationFiles, d.migrationsDir+"/*.sql")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
+		base := strings.TrimPrefix(name, d.migrationsDir+"/")
 		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migrate: bad migration name %s", base)
 		}
-		err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		err = s.inTx(ctx, func(tx *rebindTx) error {
 			var n int
 			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v); err != nil || n > 0 {
 				return err
@@ -247,7 +267,7 @@ func (s *DB) Migrate(ctx context.Context) error {
 				return fmt.Errorf("%s: %w", base, err)
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at)
-				VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))`, v, base)
+				VALUES (?, ?, `+d.nowText+`)`, v, base)
 			return err
 		})
 		if err != nil {
@@ -260,7 +280,11 @@ func (s *DB) Migrate(ctx context.Context) error {
 // SchemaVersion returns the highest applied migration (0 for a new database).
 func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`); err != nil || n == 0 {
+	exists := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+	if s.dialect().engine == Postgres {
+		exists = `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`
+	}
+	if err := s.db.GetContext(ctx, &n, exists); err != nil || n == 0 {
 		return 0, err
 	}
 	var v int
@@ -268,8 +292,8 @@ func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// inTx runs fn in a transaction (BEGIN IMMEDIATE), committing when it returns nil.
-func (s *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+// inTx runs fn in a transaction (BEGIN IMMEDIATE on SQLite), committing when it returns nil.
+func (s *DB) inTx(ctx context.Context, fn func(tx *rebindTx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err

@@ -105,60 +105,66 @@ func dump(t *testing.T, db *DB) string {
 }
 
 func TestImportTwiceChangesNothing(t *testing.T) {
-	db := MustOpenDB(t)
-	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
-		t.Fatal(err)
-	}
-	before := dump(t, db)
-	if _, err := db.Import(ctx, samplePartners(), t0.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if after := dump(t, db); after != before {
-		t.Errorf("second import changed the database:\n%s\nvs\n%s", before, after)
-	}
-	if !strings.Contains(before, "4761234|ada@contoso.example|mpn partner admin") {
-		t.Errorf("roles not keyed: %s", before)
-	}
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		db := openEngine(t, engine)
+		if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+			t.Fatal(err)
+		}
+		before := dump(t, db)
+		if _, err := db.Import(ctx, samplePartners(), t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if after := dump(t, db); after != before {
+			t.Errorf("second import changed the database:\n%s\nvs\n%s", before, after)
+		}
+		if !strings.Contains(before, "4761234|ada@contoso.example|mpn partner admin") {
+			t.Errorf("roles not keyed: %s", before)
+		}
+	})
 }
 
 func TestImportReplacesUsersAndRemovesEnrollment(t *testing.T) {
-	db := MustOpenDB(t)
-	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
-		t.Fatal(err)
-	}
-	enqueueSample(t, db)
-	p := samplePartners()
-	p[0].Users = p[0].Users[:1]
-	p[0].Enrollments[0].Status = renewal.StatusRemoved
-	res, err := db.Import(ctx, p, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.RemovedEnrollments != 1 || res.CancelledReminders != 1 {
-		t.Errorf("result %+v", res)
-	}
-	out := dump(t, db)
-	if strings.Contains(out, "bob@") {
-		t.Errorf("user list not replaced: %s", out)
-	}
-	rows, _ := db.List(ctx, Filter{})
-	if len(rows) != 1 || rows[0].Status != StatusCancelled || *rows[0].LastError != "enrollment removed" {
-		t.Errorf("rows %+v", rows)
-	}
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		db := openEngine(t, engine)
+		if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+			t.Fatal(err)
+		}
+		enqueueSample(t, db)
+		p := samplePartners()
+		p[0].Users = p[0].Users[:1]
+		p[0].Enrollments[0].Status = renewal.StatusRemoved
+		res, err := db.Import(ctx, p, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.RemovedEnrollments != 1 || res.CancelledReminders != 1 {
+			t.Errorf("result %+v", res)
+		}
+		out := dump(t, db)
+		if strings.Contains(out, "bob@") {
+			t.Errorf("user list not replaced: %s", out)
+		}
+		rows, _ := db.List(ctx, Filter{})
+		if len(rows) != 1 || rows[0].Status != StatusCancelled || *rows[0].LastError != "enrollment removed" {
+			t.Errorf("rows %+v", rows)
+		}
+	})
 }
 
 func TestImportRollsBackOnError(t *testing.T) {
-	db := MustOpenDB(t)
-	p := samplePartners()
-	// A second partner whose enrollment violates the status check: the whole import must roll back.
-	p = append(p, &renewal.Partner{ID: "2", Name: "Bad", Enrollments: []renewal.Enrollment{
-		{Specialization: "Finance", AttainedOn: d("2023-01-01"), Status: "paused"}}})
-	if _, err := db.Import(ctx, p, t0); err == nil {
-		t.Fatal("import succeeded")
-	}
-	if out := dump(t, db); strings.Trim(out, "-\n") != "" {
-		t.Errorf("partial write: %q", out)
-	}
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		db := openEngine(t, engine)
+		p := samplePartners()
+		// A second partner whose enrollment violates the status check: the whole import must roll back.
+		p = append(p, &renewal.Partner{ID: "2", Name: "Bad", Enrollments: []renewal.Enrollment{
+			{Specialization: "Finance", AttainedOn: d("2023-01-01"), Status: "paused"}}})
+		if _, err := db.Import(ctx, p, t0); err == nil {
+			t.Fatal("import succeeded")
+		}
+		if out := dump(t, db); strings.Trim(out, "-\n") != "" {
+			t.Errorf("partial write: %q", out)
+		}
+	})
 }
 
 // enqueueSample queues one pending reminder for the first enrollment and returns it.
@@ -175,68 +181,72 @@ func enqueueSample(t *testing.T, db *DB) OutboxItem {
 }
 
 func TestEnqueueIsIdempotent(t *testing.T) {
-	db := MustOpenDB(t)
-	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
-		t.Fatal(err)
-	}
-	it := enqueueSample(t, db)
-	noRcpt := it
-	noRcpt.Recipient, noRcpt.Status = "", StatusNoRecipients
-	for i := 0; i < 2; i++ {
-		st, err := db.Enqueue(ctx, []OutboxItem{it, noRcpt}, t0, renewal.Date{})
-		if err != nil {
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		db := openEngine(t, engine)
+		if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
 			t.Fatal(err)
 		}
-		want := EnqueueStats{Existing: 1, NoRecipients: 1}
-		if i == 1 {
-			want = EnqueueStats{Existing: 2}
+		it := enqueueSample(t, db)
+		noRcpt := it
+		noRcpt.Recipient, noRcpt.Status = "", StatusNoRecipients
+		for i := 0; i < 2; i++ {
+			st, err := db.Enqueue(ctx, []OutboxItem{it, noRcpt}, t0, renewal.Date{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := EnqueueStats{Existing: 1, NoRecipients: 1}
+			if i == 1 {
+				want = EnqueueStats{Existing: 2}
+			}
+			if st != want {
+				t.Errorf("round %d: %+v, want %+v", i, st, want)
+			}
 		}
-		if st != want {
-			t.Errorf("round %d: %+v, want %+v", i, st, want)
+		rows, _ := db.List(ctx, Filter{})
+		if len(rows) != 2 {
+			t.Fatalf("%d rows, want 2", len(rows))
 		}
-	}
-	rows, _ := db.List(ctx, Filter{})
-	if len(rows) != 2 {
-		t.Fatalf("%d rows, want 2", len(rows))
-	}
-	var nulls int
-	for _, r := range rows {
-		if r.Recipient == nil {
-			nulls++
+		var nulls int
+		for _, r := range rows {
+			if r.Recipient == nil {
+				nulls++
+			}
 		}
-	}
-	if nulls != 1 {
-		t.Errorf("no_recipients row should list a null recipient: %+v", rows)
-	}
+		if nulls != 1 {
+			t.Errorf("no_recipients row should list a null recipient: %+v", rows)
+		}
+	})
 }
 
 func TestEnqueueSupersedesPending(t *testing.T) {
-	db := MustOpenDB(t)
-	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
-		t.Fatal(err)
-	}
-	first := enqueueSample(t, db) // -120
-	ms := renewal.DefaultRules().Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-02-19"), d("2026-02-19"))
-	later := OutboxItem{EnrollmentID: 1, Milestone: ms[0], Recipient: first.Recipient, Status: StatusPending, MessageID: "<m2@x>"}
-	st, err := db.Enqueue(ctx, []OutboxItem{later}, t0, d("2026-02-19"))
-	if err != nil || st.Queued != 1 || st.Superseded != 1 {
-		t.Fatalf("%+v %v", st, err)
-	}
-	rows, _ := db.List(ctx, Filter{})
-	if rows[0].Status != StatusSuperseded || rows[1].Status != StatusPending || rows[1].OffsetDays != -90 {
-		t.Errorf("rows %+v", rows)
-	}
-	last, ok, err := db.LastScanned(ctx)
-	if err != nil || !ok || last != d("2026-02-19") {
-		t.Errorf("last scanned %s %v %v", last, ok, err)
-	}
-	// The scan state never moves back.
-	if _, err := db.Enqueue(ctx, nil, t0, d("2026-01-01")); err != nil {
-		t.Fatal(err)
-	}
-	if last, _, _ := db.LastScanned(ctx); last != d("2026-02-19") {
-		t.Errorf("scan state moved back to %s", last)
-	}
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		db := openEngine(t, engine)
+		if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+			t.Fatal(err)
+		}
+		first := enqueueSample(t, db) // -120
+		ms := renewal.DefaultRules().Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-02-19"), d("2026-02-19"))
+		later := OutboxItem{EnrollmentID: 1, Milestone: ms[0], Recipient: first.Recipient, Status: StatusPending, MessageID: "<m2@x>"}
+		st, err := db.Enqueue(ctx, []OutboxItem{later}, t0, d("2026-02-19"))
+		if err != nil || st.Queued != 1 || st.Superseded != 1 {
+			t.Fatalf("%+v %v", st, err)
+		}
+		rows, _ := db.List(ctx, Filter{})
+		if rows[0].Status != StatusSuperseded || rows[1].Status != StatusPending || rows[1].OffsetDays != -90 {
+			t.Errorf("rows %+v", rows)
+		}
+		last, ok, err := db.LastScanned(ctx)
+		if err != nil || !ok || last != d("2026-02-19") {
+			t.Errorf("last scanned %s %v %v", last, ok, err)
+		}
+		// The scan state never moves back.
+		if _, err := db.Enqueue(ctx, nil, t0, d("2026-01-01")); err != nil {
+			t.Fatal(err)
+		}
+		if last, _, _ := db.LastScanned(ctx); last != d("2026-02-19") {
+			t.Errorf("scan state moved back to %s", last)
+		}
+	})
 }
 
 // explainDueQuery returns SQLite's query plan for the scan query.
@@ -273,194 +283,202 @@ func TestDueQueryUsesMonthDayIndex(t *testing.T) {
 }
 
 func TestDueEnrollmentsPaging(t *testing.T) {
-	db := MustOpenDB(t)
-	var ps []*renewal.Partner
-	for i := 0; i < 5; i++ {
-		p := &renewal.Partner{ID: string(rune('a' + i)), Name: "P"}
-		p.Enrollments = []renewal.Enrollment{
-			{Specialization: "Finance", AttainedOn: d("2024-02-29"), Status: renewal.StatusActive},
-			{Specialization: "Sales", AttainedOn: d("2023-03-01"), Status: renewal.StatusActive},
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		db := openEngine(t, engine)
+		var ps []*renewal.Partner
+		for i := 0; i < 5; i++ {
+			p := &renewal.Partner{ID: string(rune('a' + i)), Name: "P"}
+			p.Enrollments = []renewal.Enrollment{
+				{Specialization: "Finance", AttainedOn: d("2024-02-29"), Status: renewal.StatusActive},
+				{Specialization: "Sales", AttainedOn: d("2023-03-01"), Status: renewal.StatusActive},
+			}
+			ps = append(ps, p)
 		}
-		ps = append(ps, p)
-	}
-	ps[4].Enrollments[0].Status = renewal.StatusRemoved
-	if _, err := db.Import(ctx, ps, t0); err != nil {
-		t.Fatal(err)
-	}
-	var got []int64
-	var after int64
-	for {
-		page, err := db.DueEnrollments(ctx, "02-29", after, 2)
-		if err != nil {
+		ps[4].Enrollments[0].Status = renewal.StatusRemoved
+		if _, err := db.Import(ctx, ps, t0); err != nil {
 			t.Fatal(err)
 		}
-		if len(page) == 0 {
-			break
+		var got []int64
+		var after int64
+		for {
+			page, err := db.DueEnrollments(ctx, "02-29", after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, e := range page {
+				got = append(got, e.ID)
+			}
+			after = page[len(page)-1].ID
 		}
-		for _, e := range page {
-			got = append(got, e.ID)
+		if len(got) != 4 {
+			t.Errorf("got %v, want the 4 active leap-day enrollments", got)
 		}
-		after = page[len(page)-1].ID
-	}
-	if len(got) != 4 {
-		t.Errorf("got %v, want the 4 active leap-day enrollments", got)
-	}
+	})
 }
 
 func TestClaimMarkAndRecheck(t *testing.T) {
-	db := MustOpenDB(t)
-	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
-		t.Fatal(err)
-	}
-	enqueueSample(t, db)
-	ob := &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute}
-	rules := renewal.DefaultRules()
-	got, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 10, rules)
-	if err != nil || len(got) != 1 {
-		t.Fatalf("claim: %v %v", got, err)
-	}
-	r := got[0]
-	if r.PartnerName != "Contoso Ltd" || r.RecipientName != "Ada" || r.Attempts != 1 || r.Milestone.WindowOpens != d("2026-03-21") {
-		t.Errorf("reminder %+v", r)
-	}
-	// Claimed rows are not claimed again before the lease expires; after it, they are.
-	if again, _, _, _ := ob.Claim(ctx, t0.Add(time.Minute), d("2026-01-20"), 10, rules); len(again) != 0 {
-		t.Errorf("claimed twice within the lease: %v", again)
-	}
-	again, _, _, err := ob.Claim(ctx, t0.Add(6*time.Minute), d("2026-01-20"), 10, rules)
-	if err != nil || len(again) != 1 || again[0].Attempts != 2 || again[0].MessageID != r.MessageID {
-		t.Fatalf("re-claim after lease: %+v %v", again, err)
-	}
-	if err := ob.MarkRetry(ctx, r.OutboxID, t0, t0.Add(time.Hour), "451 try later"); err != nil {
-		t.Fatal(err)
-	}
-	if err := ob.MarkSent(ctx, r.OutboxID, t0, "s"); err == nil {
-		t.Error("marked a row that is not sending")
-	}
-	if got, _, _, _ := ob.Claim(ctx, t0.Add(30*time.Minute), d("2026-01-20"), 10, rules); len(got) != 0 {
-		t.Errorf("claimed before next_attempt_at")
-	}
-	got, _, _, _ = ob.Claim(ctx, t0.Add(61*time.Minute), d("2026-01-20"), 10, rules)
-	if len(got) != 1 {
-		t.Fatal("not claimed after next_attempt_at")
-	}
-	if err := ob.MarkSent(ctx, r.OutboxID, t0.Add(61*time.Minute), "Subject"); err != nil {
-		t.Fatal(err)
-	}
-	row, _ := db.Get(ctx, r.OutboxID)
-	if row.Status != StatusSent || row.SentAt == nil || *row.Subject != "Subject" || row.Attempts != 3 {
-		t.Errorf("row %+v", row)
-	}
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		db := openEngine(t, engine)
+		if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+			t.Fatal(err)
+		}
+		enqueueSample(t, db)
+		ob := &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute}
+		rules := renewal.DefaultRules()
+		got, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 10, rules)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim: %v %v", got, err)
+		}
+		r := got[0]
+		if r.PartnerName != "Contoso Ltd" || r.RecipientName != "Ada" || r.Attempts != 1 || r.Milestone.WindowOpens != d("2026-03-21") {
+			t.Errorf("reminder %+v", r)
+		}
+		// Claimed rows are not claimed again before the lease expires; after it, they are.
+		if again, _, _, _ := ob.Claim(ctx, t0.Add(time.Minute), d("2026-01-20"), 10, rules); len(again) != 0 {
+			t.Errorf("claimed twice within the lease: %v", again)
+		}
+		again, _, _, err := ob.Claim(ctx, t0.Add(6*time.Minute), d("2026-01-20"), 10, rules)
+		if err != nil || len(again) != 1 || again[0].Attempts != 2 || again[0].MessageID != r.MessageID {
+			t.Fatalf("re-claim after lease: %+v %v", again, err)
+		}
+		if err := ob.MarkRetry(ctx, r.OutboxID, t0, t0.Add(time.Hour), "451 try later"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.MarkSent(ctx, r.OutboxID, t0, "s"); err == nil {
+			t.Error("marked a row that is not sending")
+		}
+		if got, _, _, _ := ob.Claim(ctx, t0.Add(30*time.Minute), d("2026-01-20"), 10, rules); len(got) != 0 {
+			t.Errorf("claimed before next_attempt_at")
+		}
+		got, _, _, _ = ob.Claim(ctx, t0.Add(61*time.Minute), d("2026-01-20"), 10, rules)
+		if len(got) != 1 {
+			t.Fatal("not claimed after next_attempt_at")
+		}
+		if err := ob.MarkSent(ctx, r.OutboxID, t0.Add(61*time.Minute), "Subject"); err != nil {
+			t.Fatal(err)
+		}
+		row, _ := db.Get(ctx, r.OutboxID)
+		if row.Status != StatusSent || row.SentAt == nil || *row.Subject != "Subject" || row.Attempts != 3 {
+			t.Errorf("row %+v", row)
+		}
 
-	// A recipient who lost the role is cancelled at claim time.
-	p := samplePartners()
-	p[0].Users[0].Roles = []string{"Referrals admin"}
-	if _, err := db.Import(ctx, p, t0); err != nil {
-		t.Fatal(err)
-	}
-	ms := rules.Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-02-19"), d("2026-02-19"))
-	if _, err := db.Enqueue(ctx, []OutboxItem{{EnrollmentID: 1, Milestone: ms[0], Recipient: "ada@contoso.example", Status: StatusPending, MessageID: "<x@y>"}}, t0, renewal.Date{}); err != nil {
-		t.Fatal(err)
-	}
-	if got, _, _, _ := ob.Claim(ctx, t0.AddDate(0, 0, 30), d("2026-02-19"), 10, rules); len(got) != 0 {
-		t.Errorf("claimed for a recipient without the role: %+v", got)
-	}
-	rows, _ := db.List(ctx, Filter{Status: StatusCancelled})
-	if len(rows) != 1 || *rows[0].LastError != "recipient no longer holds a recipient role" {
-		t.Errorf("cancelled rows %+v", rows)
-	}
+		// A recipient who lost the role is cancelled at claim time.
+		p := samplePartners()
+		p[0].Users[0].Roles = []string{"Referrals admin"}
+		if _, err := db.Import(ctx, p, t0); err != nil {
+			t.Fatal(err)
+		}
+		ms := rules.Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-02-19"), d("2026-02-19"))
+		if _, err := db.Enqueue(ctx, []OutboxItem{{EnrollmentID: 1, Milestone: ms[0], Recipient: "ada@contoso.example", Status: StatusPending, MessageID: "<x@y>"}}, t0, renewal.Date{}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _, _ := ob.Claim(ctx, t0.AddDate(0, 0, 30), d("2026-02-19"), 10, rules); len(got) != 0 {
+			t.Errorf("claimed for a recipient without the role: %+v", got)
+		}
+		rows, _ := db.List(ctx, Filter{Status: StatusCancelled})
+		if len(rows) != 1 || *rows[0].LastError != "recipient no longer holds a recipient role" {
+			t.Errorf("cancelled rows %+v", rows)
+		}
+	})
 }
 
 func TestOperatorActions(t *testing.T) {
-	db := MustOpenDB(t)
-	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
-		t.Fatal(err)
-	}
-	enqueueSample(t, db)
-	if err := db.Retry(ctx, 1, t0); err == nil || !strings.Contains(err.Error(), "is pending") {
-		t.Errorf("retry of pending: %v", err)
-	}
-	if err := db.Cancel(ctx, 1, t0); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Retry(ctx, 1, t0); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Cancel(ctx, 99, t0); err == nil {
-		t.Error("cancel of a missing row succeeded")
-	}
-	counts, _ := db.CountByStatus(ctx)
-	if counts[StatusPending] != 1 || counts[StatusSent] != 0 {
-		t.Errorf("counts %v", counts)
-	}
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		db := openEngine(t, engine)
+		if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+			t.Fatal(err)
+		}
+		enqueueSample(t, db)
+		if err := db.Retry(ctx, 1, t0); err == nil || !strings.Contains(err.Error(), "is pending") {
+			t.Errorf("retry of pending: %v", err)
+		}
+		if err := db.Cancel(ctx, 1, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Retry(ctx, 1, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Cancel(ctx, 99, t0); err == nil {
+			t.Error("cancel of a missing row succeeded")
+		}
+		counts, _ := db.CountByStatus(ctx)
+		if counts[StatusPending] != 1 || counts[StatusSent] != 0 {
+			t.Errorf("counts %v", counts)
+		}
+	})
 }
 
 // TestClaimNothingEarlyNothingStale pins R13 in the store: a row is not claimed before its due date
 // in the configured zone, and a row whose renewal's grace period ended before today is expired, not
 // claimed, with the end date in last_error; on the last day of grace it is still claimed.
 func TestClaimNothingEarlyNothingStale(t *testing.T) {
-	rules := renewal.DefaultRules()
-	// Enrollment 1 was attained 2023-05-20: the 2026 anniversary's grace period ends 2026-06-19.
-	ms := rules.Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-01-20"), d("2026-06-19"))
-	if len(ms) != 6 {
-		t.Fatalf("%d milestones", len(ms))
-	}
-	setup := func(t *testing.T) (*DB, *Outbox) {
-		db := MustOpenDB(t)
-		if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
-			t.Fatal(err)
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		rules := renewal.DefaultRules()
+		// Enrollment 1 was attained 2023-05-20: the 2026 anniversary's grace period ends 2026-06-19.
+		ms := rules.Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-01-20"), d("2026-06-19"))
+		if len(ms) != 6 {
+			t.Fatalf("%d milestones", len(ms))
 		}
-		return db, &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: time.Minute}
-	}
-	enqueue := func(t *testing.T, db *DB, m renewal.Milestone) {
-		it := OutboxItem{EnrollmentID: 1, Milestone: m, Recipient: "ada@contoso.example", Status: StatusPending,
-			MessageID: renewal.MessageID(1, m.Anniversary, m.Offset, "ada@contoso.example", "example.com")}
-		if st, err := db.Enqueue(ctx, []OutboxItem{it}, t0, renewal.Date{}); err != nil || st.Queued != 1 {
-			t.Fatalf("enqueue %+v %v", st, err)
-		}
-	}
-	t.Run("not before the due date", func(t *testing.T) {
-		db, ob := setup(t)
-		for _, m := range ms {
-			enqueue(t, db, m)
-			// The evening before, even at a UTC instant already on the due date.
-			at := m.DueOn.Time(time.UTC).Add(-2 * time.Hour)
-			if got, _, _, _ := ob.Claim(ctx, at, m.DueOn.AddDays(-1), 10, rules); len(got) != 0 {
-				t.Fatalf("claimed %s on %s, the day before it is due", got[0].Milestone.DueOn, m.DueOn.AddDays(-1))
-			}
-			got, _, _, err := ob.Claim(ctx, m.DueOn.Time(time.UTC), m.DueOn, 10, rules)
-			if err != nil || len(got) != 1 || got[0].Milestone.DueOn != m.DueOn {
-				t.Fatalf("claim on %s: %+v %v", m.DueOn, got, err)
-			}
-			if err := ob.MarkSent(ctx, got[0].OutboxID, m.DueOn.Time(time.UTC), "s"); err != nil {
+		setup := func(t *testing.T) (*DB, *Outbox) {
+			db := openEngine(t, engine)
+			if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
 				t.Fatal(err)
 			}
+			return db, &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: time.Minute}
 		}
-	})
-	last := ms[len(ms)-1] // +30, due on the last day of grace
-	t.Run("last day of grace still sends", func(t *testing.T) {
-		db, ob := setup(t)
-		enqueue(t, db, last)
-		got, _, expired, err := ob.Claim(ctx, t0, d("2026-06-19"), 10, rules)
-		if err != nil || len(got) != 1 || expired != 0 {
-			t.Fatalf("claim on the last day: %d rows, %d expired, %v", len(got), expired, err)
+		enqueue := func(t *testing.T, db *DB, m renewal.Milestone) {
+			it := OutboxItem{EnrollmentID: 1, Milestone: m, Recipient: "ada@contoso.example", Status: StatusPending,
+				MessageID: renewal.MessageID(1, m.Anniversary, m.Offset, "ada@contoso.example", "example.com")}
+			if st, err := db.Enqueue(ctx, []OutboxItem{it}, t0, renewal.Date{}); err != nil || st.Queued != 1 {
+				t.Fatalf("enqueue %+v %v", st, err)
+			}
 		}
-	})
-	t.Run("expired after grace", func(t *testing.T) {
-		db, ob := setup(t)
-		enqueue(t, db, last)
-		got, _, expired, err := ob.Claim(ctx, t0, d("2026-06-20"), 10, rules)
-		if err != nil || len(got) != 0 || expired != 1 {
-			t.Fatalf("claim after grace: %d rows, %d expired, %v", len(got), expired, err)
-		}
-		rows, _ := db.List(ctx, Filter{Status: StatusExpired})
-		if len(rows) != 1 || *rows[0].LastError != "grace period ended on 2026-06-19 before it could be sent" {
-			t.Fatalf("expired rows %+v", rows)
-		}
-		n, _ := db.CountByStatus(ctx)
-		if n[StatusExpired] != 1 || n[StatusPending] != 0 {
-			t.Errorf("counts %v", n)
-		}
+		t.Run("not before the due date", func(t *testing.T) {
+			db, ob := setup(t)
+			for _, m := range ms {
+				enqueue(t, db, m)
+				// The evening before, even at a UTC instant already on the due date.
+				at := m.DueOn.Time(time.UTC).Add(-2 * time.Hour)
+				if got, _, _, _ := ob.Claim(ctx, at, m.DueOn.AddDays(-1), 10, rules); len(got) != 0 {
+					t.Fatalf("claimed %s on %s, the day before it is due", got[0].Milestone.DueOn, m.DueOn.AddDays(-1))
+				}
+				got, _, _, err := ob.Claim(ctx, m.DueOn.Time(time.UTC), m.DueOn, 10, rules)
+				if err != nil || len(got) != 1 || got[0].Milestone.DueOn != m.DueOn {
+					t.Fatalf("claim on %s: %+v %v", m.DueOn, got, err)
+				}
+				if err := ob.MarkSent(ctx, got[0].OutboxID, m.DueOn.Time(time.UTC), "s"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+		last := ms[len(ms)-1] // +30, due on the last day of grace
+		t.Run("last day of grace still sends", func(t *testing.T) {
+			db, ob := setup(t)
+			enqueue(t, db, last)
+			got, _, expired, err := ob.Claim(ctx, t0, d("2026-06-19"), 10, rules)
+			if err != nil || len(got) != 1 || expired != 0 {
+				t.Fatalf("claim on the last day: %d rows, %d expired, %v", len(got), expired, err)
+			}
+		})
+		t.Run("expired after grace", func(t *testing.T) {
+			db, ob := setup(t)
+			enqueue(t, db, last)
+			got, _, expired, err := ob.Claim(ctx, t0, d("2026-06-20"), 10, rules)
+			if err != nil || len(got) != 0 || expired != 1 {
+				t.Fatalf("claim after grace: %d rows, %d expired, %v", len(got), expired, err)
+			}
+			rows, _ := db.List(ctx, Filter{Status: StatusExpired})
+			if len(rows) != 1 || *rows[0].LastError != "grace period ended on 2026-06-19 before it could be sent" {
+				t.Fatalf("expired rows %+v", rows)
+			}
+			n, _ := db.CountByStatus(ctx)
+			if n[StatusExpired] != 1 || n[StatusPending] != 0 {
+				t.Errorf("counts %v", n)
+			}
+		})
 	})
 }
 

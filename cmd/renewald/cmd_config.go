@@ -32,12 +32,17 @@ func (m *Main) cmdConfig(_ context.Context, args []string) error {
 			return err
 		}
 	}
+	if cfg.Database.Driver == "postgres" {
+		if _, err := m.databaseDSN(cfg); err != nil { // reads the DSN file, shows nothing of it
+			return err
+		}
+	}
 	src := cfg.path
 	if src == "" {
 		src = "built-in defaults"
 	}
 	fmt.Fprintf(m.Stdout, "config ok: %s (database %s, schedule %q in %s, mail via %s)\n",
-		src, cfg.Database.Path, cfg.Schedule.Cron, cfg.Schedule.Timezone, cfg.Mail.Transport)
+		src, m.databaseName(cfg), cfg.Schedule.Cron, cfg.Schedule.Timezone, cfg.Mail.Transport)
 	return nil
 }
 

@@ -28,19 +28,20 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return asUsage(err)
 	}
-	runLock, err := store.TryLock(cfg.Database.Path, "run")
-	if errors.Is(err, store.ErrLocked) {
-		return usageErrorf("another renewald run is using %s: %w", cfg.Database.Path, err)
-	}
-	if err != nil {
-		return lockError(err)
-	}
-	defer runLock.Unlock()
 	a, err := m.newApp(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	// One daemon per SQLite database (a flock file); several share a PostgreSQL one.
+	runLock, err := a.db.Locker().TryLock(ctx, store.LockRun)
+	if errors.Is(err, store.ErrLocked) {
+		return usageErrorf("another renewald run is using %s: %w", a.db.Name(), err)
+	}
+	if err != nil {
+		return lockError(err)
+	}
+	defer runLock.Unlock()
 	d, err := m.deliverer(a)
 	if err != nil {
 		return err
@@ -55,7 +56,7 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 		time.AfterFunc(15*time.Second, m.recovering("release memory", crashed, releaseMemory))
 	}
 	t.Lock = func(ctx context.Context) (func(), error) {
-		l, err := store.WaitLock(ctx, cfg.Database.Path, "scan", 200*time.Millisecond)
+		l, err := store.WaitFor(ctx, a.db.Locker(), store.LockScan, 200*time.Millisecond)
 		if err != nil {
 			return nil, err
 		}
@@ -68,7 +69,7 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 	defer stopMetrics()
 
 	svc.Start(ctx)
-	m.logger.Info("renewald running", "version", version, "database", cfg.Database.Path, "cron", cfg.Schedule.Cron,
+	m.logger.Info("renewald running", "version", version, "database", a.db.Name(), "engine", a.db.Engine(), "cron", cfg.Schedule.Cron,
 		"timezone", cfg.Schedule.Timezone, "transport", cfg.Mail.Transport, "next", sched.Next(m.Now()).Format(time.RFC3339))
 	daemon.SdNotify(false, daemon.SdNotifyReady)
 	stopWatchdog := m.watchdog(ctx, crashed)

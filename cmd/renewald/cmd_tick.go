@@ -16,9 +16,9 @@ import (
 const lockWait = 2 * time.Minute
 
 // withScanLock runs fn holding the database's scan lock, waiting up to wait for another scan.
-func withScanLock(ctx context.Context, dbPath string, wait time.Duration, fn func() error) error {
+func withScanLock(ctx context.Context, db *store.DB, wait time.Duration, fn func() error) error {
 	wctx, cancel := context.WithTimeout(ctx, wait)
-	lock, err := store.WaitLock(wctx, dbPath, "scan", 100*time.Millisecond)
+	lock, err := store.WaitFor(wctx, db.Locker(), store.LockScan, 100*time.Millisecond)
 	cancel()
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("another renewald is scanning this database: %w", err)
@@ -69,7 +69,7 @@ func (m *Main) cmdTick(ctx context.Context, args []string) error {
 		}
 		at = asOf.Time(cfg.Location())
 	}
-	return withScanLock(ctx, cfg.Database.Path, *wait, func() error {
+	return withScanLock(ctx, a.db, *wait, func() error {
 		res, err := t.Tick(ctx, at, !*noDeliver)
 		if err != nil {
 			return err
@@ -117,8 +117,7 @@ func (m *Main) cmdBackfill(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	cfg := a.cfg
-	return withScanLock(ctx, cfg.Database.Path, *wait, func() error {
+	return withScanLock(ctx, a.db, *wait, func() error {
 		if mode == scheduler.DryRun {
 			fmt.Fprintln(m.Stdout, "DUE\tOFFSET\tSTATUS\tPARTNER\tSPECIALIZATION\tANNIVERSARY\tRECIPIENT")
 		}

@@ -30,7 +30,10 @@ type Config struct {
 
 // DatabaseConfig is [database].
 type DatabaseConfig struct {
-	Path string `toml:"path"`
+	Driver  string `toml:"driver"`   // "sqlite" (default) or "postgres"
+	Path    string `toml:"path"`     // sqlite
+	DSN     string `toml:"dsn"`      // postgres; never logged (see store.RedactDSN)
+	DSNFile string `toml:"dsn_file"` // postgres: a file holding the DSN, else RENEWALD_DATABASE_DSN
 }
 
 // ScheduleConfig is [schedule].
@@ -138,7 +141,7 @@ func (d *tomlDate) UnmarshalTOML(v any) error {
 func DefaultConfig() Config {
 	r := renewal.DefaultRules()
 	return Config{
-		Database: DatabaseConfig{Path: "renewald.db"},
+		Database: DatabaseConfig{Driver: "sqlite", Path: "renewald.db"},
 		Schedule: ScheduleConfig{Cron: "0 6 * * *", Timezone: "UTC", CatchUpDays: 7},
 		Renewal: RenewalConfig{
 			ProgramStart:          tomlDate{r.ProgramStart},
@@ -231,8 +234,17 @@ func (c Config) Validate() error {
 	bad := func(key string, v any, why string) {
 		errs = append(errs, fmt.Errorf("%s = %v: %s", key, v, why))
 	}
-	if c.Database.Path == "" {
-		bad("database.path", `""`, "must be set")
+	switch c.Database.Driver {
+	case "sqlite":
+		if c.Database.Path == "" {
+			bad("database.path", `""`, "must be set")
+		}
+	case "postgres":
+		if c.Database.DSN != "" && c.Database.DSNFile != "" {
+			bad("database.dsn_file", fmt.Sprintf("%q", c.Database.DSNFile), "database.dsn is set too: give one of them")
+		}
+	default:
+		bad("database.driver", fmt.Sprintf("%q", c.Database.Driver), `must be "sqlite" or "postgres"`)
 	}
 	if _, err := time.LoadLocation(c.Schedule.Timezone); err != nil || c.Schedule.Timezone == "" {
 		bad("schedule.timezone", fmt.Sprintf("%q", c.Schedule.Timezone), "unknown time zone")

@@ -12,12 +12,22 @@ import (
 
 // openStore opens the configured database, creating and migrating it as needed.
 func (m *Main) openStore(ctx context.Context, cfg Config) (*store.DB, error) {
+	if cfg.Database.Driver == "postgres" {
+		dsn, err := m.databaseDSN(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return storeError(store.OpenPostgres(ctx, dsn))
+	}
 	return storeError(store.Open(ctx, cfg.Database.Path))
 }
 
 // openStoreReadOnly opens the configured database for a read-only command: it must exist (exit 2
-// otherwise, nothing created) and no write lock is taken.
+// otherwise, nothing created) and no write lock is taken. (On PostgreSQL every reader is one.)
 func (m *Main) openStoreReadOnly(ctx context.Context, cfg Config) (*store.DB, error) {
+	if cfg.Database.Driver == "postgres" {
+		return m.openStore(ctx, cfg)
+	}
 	return storeError(store.OpenReadOnly(ctx, cfg.Database.Path))
 }
 
@@ -65,12 +75,18 @@ func (f *dateFlag) Set(s string) error {
 
 var _ flag.Value = (*dateFlag)(nil)
 
-// cmdMigrate applies migrations and reports the schema version.
+// cmdMigrate applies migrations and reports the schema version; with --to-postgres it copies the
+// SQLite database into an empty PostgreSQL one.
 func (m *Main) cmdMigrate(ctx context.Context, args []string) error {
-	if _, err := parseFlags(m.newFlagSet("migrate"), args); err != nil {
+	fs := m.newFlagSet("migrate")
+	toPostgres := fs.String("to-postgres", "", "copy the SQLite database into this empty PostgreSQL database (DSN)")
+	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, db, err := m.loadStore(ctx, false)
+	if *toPostgres != "" {
+		return m.copyToPostgres(ctx, *toPostgres)
+	}
+	_, db, err := m.loadStore(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -79,6 +95,6 @@ func (m *Main) cmdMigrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	fmt.Fprintf(m.Stdout, "%s: schema version %d\n", cfg.Database.Path, v)
+	fmt.Fprintf(m.Stdout, "%s: schema version %d\n", db.Name(), v)
 	return nil
 }

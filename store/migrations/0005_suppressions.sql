@@ -28,11 +28,12 @@ CREATE TABLE outbox_new (
     created_at        TEXT NOT NULL,
     updated_at        TEXT NOT NULL,
     sent_at           TEXT,
+    claim_token       TEXT,
     UNIQUE (enrollment_id, anniversary_on, recipient, offset_days)
 ) STRICT;
 INSERT INTO outbox_new SELECT id, enrollment_id, anniversary_on, renewal_year, manual_validation, offset_days,
     due_on, recipient, status, attempts, next_attempt_at, lease_until, last_error, subject, message_id,
-    created_at, updated_at, sent_at FROM outbox;
+    created_at, updated_at, sent_at, claim_token FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_ready ON outbox (status, next_attempt_at) WHERE status IN ('pending', 'sending');

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jmoiron/sqlx"
+)
+
+// OpenPostgres opens the PostgreSQL database named by dsn (a URL or key=value string, as libpq reads
+// it) and applies pending migrations under an advisory lock, so two hosts may migrate at once.
+// Errors name the database by its DSN with the password removed.
+func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
+	name := RedactDSN(dsn)
+	if strings.TrimSpace(dsn) == "" {
+		return nil, errors.New("open store: empty PostgreSQL DSN (database.dsn, database.dsn_file or RENEWALD_DATABASE_DSN)")
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %s", name, scrub(err, dsn))
+	}
+	password := cfg.Password
+	db := sqlx.NewDb(stdlib.OpenDB(*cfg), "pgx")
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(time.Minute)
+	s := &DB{db: rebindDB{db}, d: postgresDialect, name: name}
+	if err := s.Ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %s", name, scrub(err, password))
+	}
+	if err := s.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %s", name, scrub(err, password))
+	}
+	return s, nil
+}
+
+var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// RedactDSN returns dsn with its password replaced by "xxxxx", in URL form
+// (postgres://user:xxxxx@host/db) or key=value form (password=xxxxx), for logs and errors.
+func RedactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.Host+u.Path+u.RawQuery != "" {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+// scrub returns err's text with every occurrence of secret (a password, or a whole DSN) removed:
+// drivers may quote what they were given.
+func scrub(err error, secret string) string {
+	msg := err.Error()
+	if secret != "" {
+		msg = strings.ReplaceAll(msg, secret, "xxxxx")
+	}
+	return msg
+}
+
+// Advisory lock keys (pg_advisory_lock's bigint), one per kind. Advisory locks are scoped to one
+// database, so two renewald databases on one server do not share them.
+const (
+	lockKeyMigrate int64 = 0x72656e65_00000001 // "rene" · 1
+	lockKeyScan    int64 = 0x72656e65_00000002
+	lockKeyQuota   int64 = 0x72656e65_00000003
+)
+
+// advisoryLock takes a session-level advisory lock on a connection of its own, waiting for it, and
+// returns its release. A process that dies loses the connection and the lock with it.
+func (s *DB) advisoryLock(ctx context.Context, key int64) (unlock func(), err error) {
+	conn, err := s.db.Connx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("advisory lock: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("advisory lock: %w", err)
+	}
+	return func() { releaseAdvisory(conn, key) }, nil
+}
+
+// tryAdvisoryLock takes a session-level advisory lock on a connection of its own, or reports false
+// when another session holds it.
+func (s *DB) tryAdvisoryLock(ctx context.Context, key int64) (unlock func(), ok bool, err error) {
+	conn, err := s.db.Connx(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("advisory lock: %w", err)
+	}
+	if err := conn.GetContext(ctx, &ok, `SELECT pg_try_advisory_lock($1)`, key); err != nil {
+		conn.Close()
+		return nil, false, fmt.Errorf("advisory lock: %w", err)
+	}
+	if !ok {
+		conn.Close()
+		return nil, false, nil
+	}
+	return func() { releaseAdvisory(conn, key) }, true, nil
+}
+
+// releaseAdvisory unlocks and returns the connection. Should the unlock fail, the connection is
+// discarded instead of returned to the pool, which drops the lock with the session.
+func releaseAdvisory(conn *sqlx.Conn, key int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	conn.Close()
+}
