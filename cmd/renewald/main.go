@@ -103,6 +103,7 @@ func (m *Main) commands() []command {
 		{"outbox", "list, show, retry or cancel outbox rows", (*Main).cmdOutbox},
 		{"schedule", "upcoming reminders and renewal windows", (*Main).cmdSchedule},
 		{"renewal", "record|clear that a renewal is done: its later reminders are not sent", (*Main).cmdRenewal},
+		{"web", "serve the read-only status pages on web.listen, without scheduling or sending", (*Main).cmdWeb},
 		{"migrate", "apply database migrations", (*Main).cmdMigrate},
 		{"demo", "sample data in a scratch folder, a tick as of today, emails as .eml files", (*Main).cmdDemo},
 		{"config", "config check: validate the configuration", (*Main).cmdConfig},

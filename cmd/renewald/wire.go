@@ -40,6 +40,11 @@ func (m *Main) loadApp(ctx context.Context) (*app, error) {
 
 // newApp loads the catalog and templates and opens the database.
 func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
+	return m.newAppWith(ctx, cfg, m.openStore)
+}
+
+// newAppWith is newApp with the database opened by open (read-only for `renewald web`).
+func (m *Main) newAppWith(ctx context.Context, cfg Config, open func(context.Context, Config) (*store.DB, error)) (*app, error) {
 	cat, err := cfg.Catalog()
 	if err != nil {
 		return nil, asUsage(err)
@@ -52,7 +57,7 @@ func (m *Main) newApp(ctx context.Context, cfg Config) (*app, error) {
 	if err != nil {
 		return nil, asUsage(fmt.Errorf("mail.from: %w", err))
 	}
-	db, err := m.openStore(ctx, cfg)
+	db, err := open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
