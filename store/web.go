@@ -126,7 +126,8 @@ type RetryError struct {
 // temporary failure); ok is false when no row waits for a retry.
 func (s *DB) LatestRetry(ctx context.Context) (r RetryError, ok bool, err error) {
 	err = s.db.GetContext(ctx, &r, `SELECT id, coalesce(last_error, '') AS last_error, next_attempt_at, attempts
-		FROM outbox WHERE status = 'pending' AND next_attempt_at IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1`)
+		FROM outbox INDEXED BY outbox_ready WHERE status IN ('pending', 'sending') AND status = 'pending'
+		AND next_attempt_at IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1`)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
 	}

@@ -70,7 +70,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name, 
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	w.Write(b.Bytes())
+	if r.Method != http.MethodHead {
+		w.Write(b.Bytes())
+	}
 }
 
 // link returns the URL of a page under the base path with a query.
@@ -495,5 +497,7 @@ func (s *Server) outboxEmail(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write([]byte(out.HTML))
+	if r.Method != http.MethodHead {
+		w.Write([]byte(out.HTML))
+	}
 }
