@@ -204,7 +204,7 @@ func TestBrowserTimelinePositions(t *testing.T) {
 	for _, w := range []int64{1280, 390} {
 		type positions struct {
 			TodayX, TodayPx, BarX, BarEnd, BarPx, BarEndPx, SvgLeft, SvgWidth, ViewW float64
-			Date                                                                  string
+			Date                                                                     string
 		}
 		js := `(() => {
 			const svg = document.getElementById('timeline'), vb = svg.viewBox.baseVal, r = svg.getBoundingClientRect();
