@@ -67,6 +67,7 @@ type EmailData struct {
 	Assessments           []renewal.Assessment
 	UnknownDesignations   []string // qualifying designations without scores on file
 	PartnerCenterURL      string
+	Bar                   Bar // the picture of the renewal from lead-in to grace end, the send day marked
 }
 
 // Data assembles the template data of a reminder written at now: its stage and day counts follow
@@ -104,6 +105,11 @@ func (r *Renderer) Data(rem renewal.Reminder, now time.Time) (EmailData, error) 
 	if m.Year%2 == 0 {
 		d.YearKind = "even"
 	}
+	earliest := 0
+	for _, o := range r.Rules.OffsetsDays {
+		earliest = min(earliest, o)
+	}
+	d.Bar = renewalBar(m.Renewal, on, earliest)
 	if d.ManualValidationDue {
 		d.Requirement = strings.TrimPrefix(mv.Label(), "an ")
 	}
