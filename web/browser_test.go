@@ -275,3 +275,28 @@ func waitURL(t *testing.T, ctx context.Context, s string) {
 	}
 	t.Fatalf("waiting for %s: %v", s, err)
 }
+
+// TestBrowserScreenshots writes the README's screenshots when RENEWALD_SCREENSHOTS names a folder:
+//
+//	RENEWALD_SCREENSHOTS=$PWD/docs go test ./web -run TestBrowserScreenshots
+func TestBrowserScreenshots(t *testing.T) {
+	dir := os.Getenv("RENEWALD_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("set RENEWALD_SCREENSHOTS to a folder to write the screenshots")
+	}
+	ctx := browser(t)
+	f := newFixture(t)
+	srv := httptest.NewServer(f.server(t, nil))
+	defer srv.Close()
+	for name, p := range map[string]string{"web-overview.png": "/?refresh=off",
+		"web-timeline.png": "/renewals?from=2026-04-01&to=2026-07-31&refresh=off"} {
+		do(t, ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(srv.URL+p), chromedp.WaitReady("footer"))
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

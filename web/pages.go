@@ -272,7 +272,7 @@ func (s *Server) dueDays(ctx context.Context, today renewal.Date, n int) ([]dayC
 			}
 			total += c
 		}
-		out[i] = dayCount{Day: day.String(), N: total, LabelDay: i%7 == 0}
+		out[i] = dayCount{Day: day.String(), N: total, LabelDay: i%7 == 0 && i+7 < n}
 		peak = max(peak, total)
 	}
 	// The chart: 30 columns in a 600×160 box.
