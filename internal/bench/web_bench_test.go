@@ -63,7 +63,8 @@ func BenchmarkWebPages(b *testing.B) {
 				}
 				slices.Sort(ds)
 				p50, p95 := ds[len(ds)/2], ds[len(ds)*95/100]
-				b.Logf("%-60s p50 %6.1f ms  p95 %6.1f ms", p, float64(p50.Microseconds())/1000, float64(p95.Microseconds())/1000)
+				// Printed, not logged: a benchmark's log is cut after a few lines.
+				fmt.Printf("web page %-60s p50 %6.1f ms  p95 %6.1f ms  (%d requests)\n", p, float64(p50.Microseconds())/1000, float64(p95.Microseconds())/1000, len(ds))
 			}
 		})
 	}
