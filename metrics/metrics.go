@@ -140,6 +140,13 @@ func (m *Metrics) Health(ctx context.Context) error {
 	return nil
 }
 
+// LastSuccessfulTick returns when the last successful tick finished (zero before the first).
+func (m *Metrics) LastSuccessfulTick() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lastOK
+}
+
 // Handler serves /metrics and /healthz.
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()

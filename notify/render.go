@@ -70,6 +70,7 @@ type EmailData struct {
 	Deadline              renewal.Date // the next deadline on SentOn: the window's close, else the grace end
 	DaysToDeadline        int          // days from SentOn to Deadline (0 once passed)
 	PartnerCenterURL      string       // where the partner checks its status; "" hides the link
+	Bar                   Bar          // the picture of the renewal from lead-in to grace end, the send day marked
 }
 
 // Data assembles the template data of a reminder written at now: its stage and day counts follow
@@ -112,6 +113,11 @@ func (r *Renderer) Data(rem renewal.Reminder, now time.Time) (EmailData, error) 
 		d.Deadline = m.GraceEnds
 	}
 	d.DaysToDeadline = max(on.DaysUntil(d.Deadline), 0)
+	earliest := 0
+	for _, o := range r.Rules.OffsetsDays {
+		earliest = min(earliest, o)
+	}
+	d.Bar = renewalBar(m.Renewal, on, earliest)
 	if d.ManualValidationDue {
 		d.Requirement = strings.TrimPrefix(mv.Label(), "an ")
 	}

@@ -125,21 +125,16 @@ func (s *DB) Get(ctx context.Context, id int64) (OutboxRow, error) {
 	return r, nil
 }
 
-// CountByStatus returns the number of rows in each status (every status present, zero included).
+// CountByStatus returns the number of rows in each status (every status present, zero included):
+// one index search of outbox_status_due per status, never a scan of the table.
 func (s *DB) CountByStatus(ctx context.Context) (map[string]int, error) {
-	var rows []struct {
-		Status string `db:"status"`
-		N      int    `db:"n"`
-	}
-	if err := s.db.SelectContext(ctx, &rows, `SELECT status, count(*) AS n FROM outbox GROUP BY status`); err != nil {
-		return nil, fmt.Errorf("count outbox: %w", err)
-	}
 	out := map[string]int{}
 	for _, st := range Statuses {
-		out[st] = 0
-	}
-	for _, r := range rows {
-		out[r.Status] = r.N
+		n, err := s.CountStatus(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		out[st] = n
 	}
 	return out, nil
 }

@@ -62,11 +62,16 @@ func (m *Main) cmdRun(ctx context.Context, args []string) error {
 		}
 		return func() { l.Unlock() }, nil
 	}
-	stopMetrics, err := m.startMetrics(ctx, cfg, a, sched, t, d)
+	mx, stopMetrics, err := m.startMetrics(ctx, cfg, a, sched, t, d)
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
+	stopWeb, err := m.startWeb(ctx, cfg, a, sched, mx)
+	if err != nil {
+		return err
+	}
+	defer stopWeb()
 
 	svc.Start(ctx)
 	m.logger.Info("renewald running", "version", version, "database", a.db.Name(), "engine", a.db.Engine(), "cron", cfg.Schedule.Cron,

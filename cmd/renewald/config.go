@@ -24,6 +24,7 @@ type Config struct {
 	Renewal  RenewalConfig  `toml:"renewal"`
 	Mail     MailConfig     `toml:"mail"`
 	Metrics  MetricsConfig  `toml:"metrics"`
+	Web      WebConfig      `toml:"web"`
 
 	path string // the file it came from, "" for defaults only
 }
@@ -370,6 +371,7 @@ func (c Config) Validate() error {
 			bad("metrics.listen", fmt.Sprintf("%q", c.Metrics.Listen), "want host:port")
 		}
 	}
+	errs = append(errs, c.Web.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -112,6 +112,7 @@ func (m *Main) commands() []command {
 		{"schedule", "upcoming reminders and renewal windows", (*Main).cmdSchedule},
 		{"renewal", "record|clear that a renewal is done: its later reminders are not sent", (*Main).cmdRenewal},
 		{"suppression", "list or remove addresses the mail server reported as not existing", (*Main).cmdSuppression},
+		{"web", "serve the read-only status pages on web.listen, without scheduling or sending", (*Main).cmdWeb},
 		{"migrate", "apply database migrations", (*Main).cmdMigrate},
 		{"demo", "sample data in a scratch folder, a tick as of today, emails as .eml files", (*Main).cmdDemo},
 		{"mail", "mail test --to ADDRESS [--json]: send one test message through the configured transport", (*Main).cmdMail},

@@ -37,20 +37,24 @@ func (s metricsSource) OldestPendingDue(ctx context.Context) (time.Time, bool, e
 
 // startMetrics serves /metrics and /healthz when metrics.listen is set, and hooks the ticks and the
 // deliverer into them: the deliverer's observer counts every delivery, whether a tick or the poll
-// between ticks made it.
-func (m *Main) startMetrics(ctx context.Context, cfg Config, a *app, sched cron.Schedule, t *scheduler.Ticker, d *notify.Deliverer) (stop func(), err error) {
+// between ticks made it. When web.listen is the same address the web server serves them instead
+// (startWeb); mx is nil when metrics are off.
+func (m *Main) startMetrics(ctx context.Context, cfg Config, a *app, sched cron.Schedule, t *scheduler.Ticker, d *notify.Deliverer) (mx *metrics.Metrics, stop func(), err error) {
 	if cfg.Metrics.Listen == "" {
-		return func() {}, nil
+		return nil, func() {}, nil
 	}
-	mx := metrics.New(metricsSource{db: a.db, cfg: cfg}, sched, m.Now)
+	mx = metrics.New(metricsSource{db: a.db, cfg: cfg}, sched, m.Now)
 	t.Observe = func(r scheduler.TickResult) { mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Duration) }
 	d.Observer = mx
+	if cfg.Web.Listen == cfg.Metrics.Listen {
+		return mx, func() {}, nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	addr, done, err := mx.Serve(ctx, cfg.Metrics.Listen)
 	if err != nil {
 		cancel()
-		return nil, err
+		return nil, nil, err
 	}
 	m.logger.Info("metrics listening", "addr", addr, "paths", "/metrics /healthz")
-	return func() { cancel(); <-done }, nil
+	return mx, func() { cancel(); <-done }, nil
 }

@@ -43,6 +43,15 @@ func (m *Main) loadApp(ctx context.Context, readOnly bool) (*app, error) {
 
 // newApp loads the catalog and templates and opens the database.
 func (m *Main) newApp(ctx context.Context, cfg Config, readOnly bool) (*app, error) {
+	open := m.openStore
+	if readOnly {
+		open = m.openStoreReadOnly
+	}
+	return m.newAppWith(ctx, cfg, open)
+}
+
+// newAppWith is newApp with the database opened by open.
+func (m *Main) newAppWith(ctx context.Context, cfg Config, open func(context.Context, Config) (*store.DB, error)) (*app, error) {
 	cat, err := cfg.Catalog()
 	if err != nil {
 		return nil, asUsage(err)
@@ -60,10 +69,6 @@ func (m *Main) newApp(ctx context.Context, cfg Config, readOnly bool) (*app, err
 		if replyTo, err = parseAddress(cfg.Mail.ReplyTo); err != nil {
 			return nil, asUsage(fmt.Errorf("mail.reply_to: %w", err))
 		}
-	}
-	open := m.openStore
-	if readOnly {
-		open = m.openStoreReadOnly
 	}
 	db, err := open(ctx, cfg)
 	if err != nil {

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/renewald/renewald/metrics"
+	"github.com/renewald/renewald/scheduler"
+	"github.com/renewald/renewald/web"
+)
+
+// WebConfig is [web]: the read-only status pages (issue 20).
+type WebConfig struct {
+	Listen    string `toml:"listen"`
+	BasePath  string `toml:"base_path"`
+	UsersFile string `toml:"users_file"`
+	CertFile  string `toml:"cert_file"`
+	KeyFile   string `toml:"key_file"`
+}
+
+// validate checks [web]: an address off loopback needs users and TLS; each error names its key.
+func (w WebConfig) validate() []error {
+	var errs []error
+	bad := func(key, v, why string) { errs = append(errs, fmt.Errorf("%s = %q: %s", key, v, why)) }
+	if w.Listen != "" {
+		if _, _, err := net.SplitHostPort(w.Listen); err != nil {
+			bad("web.listen", w.Listen, "want host:port")
+		} else if !web.IsLoopback(w.Listen) {
+			why := fmt.Sprintf("required when web.listen %q is not a loopback address (127.0.0.0/8, ::1, localhost)", w.Listen)
+			for _, k := range []struct{ key, v string }{{"web.users_file", w.UsersFile}, {"web.cert_file", w.CertFile}, {"web.key_file", w.KeyFile}} {
+				if k.v == "" {
+					bad(k.key, "", why)
+				}
+			}
+		}
+	}
+	if (w.CertFile == "") != (w.KeyFile == "") {
+		key, v := "web.key_file", w.KeyFile
+		if w.CertFile == "" {
+			key, v = "web.cert_file", w.CertFile
+		}
+		bad(key, v, "web.cert_file and web.key_file go together")
+	}
+	if b := w.BasePath; b != "" && (!strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") || strings.ContainsAny(b, "?#% \t\r\n")) {
+		bad("web.base_path", b, `want "" or a path like "/renewald": a leading slash, no trailing slash`)
+	}
+	return errs
+}
+
+// webHandler builds the pages for app a; sched may be nil (no schedule shown), mx serves /metrics and
+// /healthz on the same server when not nil.
+func (m *Main) webHandler(cfg Config, a *app, sched cron.Schedule, lastTick func() time.Time, extra http.Handler) (http.Handler, error) {
+	var users map[string][]byte
+	if cfg.Web.UsersFile != "" {
+		u, err := web.LoadUsers(cfg.Web.UsersFile)
+		if err != nil {
+			return nil, asUsage(fmt.Errorf("web.users_file: %w", err))
+		}
+		users = u
+	}
+	o := web.Options{DB: a.db, Outbox: a.outbox, Renderer: a.renderer, Catalog: a.catalog, Rules: a.rules, Roles: a.roles,
+		Location: cfg.Location(), Now: m.Now, LastTick: lastTick, Transport: transportWords(cfg),
+		BasePath: cfg.Web.BasePath, Users: users, Logger: m.logger, Extra: extra}
+	if sched != nil {
+		o.NextTick = sched.Next
+	}
+	h, err := web.New(o)
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// transportWords says how mail goes out, without any secret.
+func transportWords(cfg Config) string {
+	if cfg.Mail.Transport == "file" {
+		return "file: one .eml per message in " + cfg.Mail.FileDir
+	}
+	s := cfg.Mail.SMTP
+	return fmt.Sprintf("smtp to %s (%s)", net.JoinHostPort(s.Host, fmt.Sprint(s.Port)), s.TLS)
+}
+
+// startWeb serves the pages from the daemon when web.listen is set; when metrics.listen is the same
+// address this one server also serves /metrics and /healthz.
+func (m *Main) startWeb(ctx context.Context, cfg Config, a *app, sched cron.Schedule, mx *metrics.Metrics) (stop func(), err error) {
+	if cfg.Web.Listen == "" {
+		return func() {}, nil
+	}
+	var lastTick func() time.Time
+	var extra http.Handler
+	if mx != nil {
+		lastTick = mx.LastSuccessfulTick
+		if cfg.Metrics.Listen == cfg.Web.Listen {
+			extra = mx.Handler()
+		}
+	}
+	h, err := m.webHandler(cfg, a, sched, lastTick, extra)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	addr, done, err := web.Serve(ctx, cfg.Web.Listen, cfg.Web.CertFile, cfg.Web.KeyFile, h)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	m.logger.Info("web pages listening", "addr", addr, "base_path", cfg.Web.BasePath+"/", "tls", cfg.Web.CertFile != "",
+		"metrics", extra != nil)
+	return func() { cancel(); <-done }, nil
+}
+
+// cmdWeb serves the pages alone: no lock, no schedule, no delivery, and the database opened
+// read-only, so it runs beside a daemon on the same file.
+func (m *Main) cmdWeb(ctx context.Context, args []string) error {
+	if _, err := parseFlags(m.newFlagSet("web"), args); err != nil {
+		return err
+	}
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return err
+	}
+	if cfg.Web.Listen == "" {
+		return usageErrorf("web.listen is empty: set it (e.g. \"127.0.0.1:8080\") to serve the pages")
+	}
+	sched, err := scheduler.ParseSchedule(cfg.Schedule.Cron, cfg.Location())
+	if err != nil {
+		return asUsage(err)
+	}
+	a, err := m.newAppWith(ctx, cfg, m.openStoreReadOnly)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	h, err := m.webHandler(cfg, a, sched, nil, nil)
+	if err != nil {
+		return err
+	}
+	addr, done, err := web.Serve(ctx, cfg.Web.Listen, cfg.Web.CertFile, cfg.Web.KeyFile, h)
+	if err != nil {
+		return err
+	}
+	m.logger.Info("web pages listening", "addr", addr, "base_path", cfg.Web.BasePath+"/", "tls", cfg.Web.CertFile != "",
+		"database", cfg.Database.Path, "read_only", true)
+	select {
+	case <-ctx.Done():
+		m.logger.Info("stopping web pages")
+		return <-done
+	case err := <-done:
+		return err
+	}
+}

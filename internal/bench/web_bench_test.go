@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/renewald/renewald/notify"
+	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/scheduler"
+	"github.com/renewald/renewald/store"
+	"github.com/renewald/renewald/templates"
+	"github.com/renewald/renewald/web"
+)
+
+// BenchmarkWebPages measures the server time of every status page (issue 20: at most 100 ms, median
+// and p95) over about n enrollments with about 3n outbox rows: a 73-day backfill ending on the
+// pages' today, 2026-01-01.
+func BenchmarkWebPages(b *testing.B) {
+	for _, n := range sizes(b, 100_000, 1_000_000) {
+		b.Run(fmt.Sprintf("enrollments=%d", n), func(b *testing.B) {
+			db, _ := loadedDB(b, n)
+			s := scanner(db)
+			today := renewal.NewDate(2026, 1, 1)
+			st, err := s.Scan(ctx, today.AddDays(-73), today.AddDays(-1), scheduler.Queue, today.AddDays(-1), time.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			counts, err := db.CountByStatus(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total := 0
+			for _, c := range counts {
+				total += c
+			}
+			b.Logf("%d enrollments, %d outbox rows (%d queued by the backfill)", n, total, st.Queued+st.Superseded+st.NoRecipients)
+			rows, err := db.ListAfter(ctx, store.Filter{Status: store.StatusPending}, store.Cursor{}, 1)
+			if err != nil || len(rows) == 0 {
+				b.Fatalf("no pending row: %v", err)
+			}
+			h := webHandler(b, db, today)
+			pages := []string{"/", "/outbox", "/outbox?status=pending", "/outbox?status=no_recipients&due_from=2025-12-01",
+				fmt.Sprintf("/outbox?partner=%s", rows[0].PartnerID), fmt.Sprintf("/outbox/%d", rows[0].ID),
+				fmt.Sprintf("/partners/%s", rows[0].PartnerID), "/renewals", "/renewals?area=Security", "/renewals?at_risk=1",
+				fmt.Sprintf("/renewals?partner=%s", rows[0].PartnerID), "/renewals?from=2026-03-01&to=2026-12-31&area=Modern+Work"}
+			b.ResetTimer()
+			for _, p := range pages {
+				var ds []time.Duration
+				for i := 0; i < max(b.N, 20); i++ {
+					rec := httptest.NewRecorder()
+					t0 := time.Now()
+					h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+					ds = append(ds, time.Since(t0))
+					if rec.Code != 200 {
+						b.Fatalf("%s: %d", p, rec.Code)
+					}
+				}
+				slices.Sort(ds)
+				p50, p95 := ds[len(ds)/2], ds[len(ds)*95/100]
+				// Printed, not logged: a benchmark's log is cut after a few lines.
+				fmt.Printf("web page %-60s p50 %6.1f ms  p95 %6.1f ms  (%d requests)\n", p, float64(p50.Microseconds())/1000, float64(p95.Microseconds())/1000, len(ds))
+			}
+		})
+	}
+}
+
+func webHandler(b *testing.B, db *store.DB, today renewal.Date) http.Handler {
+	tmpl, err := templates.Load("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cat, rules := renewal.DefaultCatalog(), renewal.DefaultRules()
+	roles := renewal.NewRoleMatcher(renewal.DefaultRecipientRoles())
+	from, _ := mail.ParseAddress("renewals@example.com")
+	now := today.Time(time.UTC).Add(12 * time.Hour)
+	h, err := web.New(web.Options{DB: db, Outbox: &store.Outbox{DB: db, RoleKeys: roles.Keys()}, Catalog: cat, Rules: rules, Roles: roles,
+		Renderer: &notify.Renderer{Templates: tmpl, Catalog: cat, Rules: rules, From: from, Location: time.UTC},
+		Location: time.UTC, Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}

@@ -1,0 +1,263 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/renewald/renewald/renewal"
+)
+
+// The read-only side of the store used by the status pages (issue 20). Every query here reads a
+// bounded slice through an index; their plans are pinned in web_test.go.
+
+// Cursor is a position in the outbox list: the last row shown (due date and id).
+type Cursor struct {
+	DueOn string
+	ID    int64
+}
+
+// ListAfter returns up to limit rows matching f after the cursor c (none: from the start), by due
+// date then id: one page of the status pages' outbox list (keyset pagination through outbox_due or
+// outbox_status_due).
+func (s *DB) ListAfter(ctx context.Context, f Filter, c Cursor, limit int) ([]OutboxRow, error) {
+	q, args := listQuery(f, c, limit)
+	rows := []OutboxRow{}
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return rows, nil
+}
+
+func listQuery(f Filter, c Cursor, limit int) (string, []any) {
+	var where []string
+	var args []any
+	if f.Status != "" {
+		where, args = append(where, "o.status = ?"), append(args, f.Status)
+	}
+	if f.PartnerID != "" {
+		where, args = append(where, "e.partner_id = ?"), append(args, f.PartnerID)
+	}
+	if !f.DueFrom.IsZero() {
+		where, args = append(where, "o.due_on >= ?"), append(args, f.DueFrom.String())
+	}
+	if !f.DueTo.IsZero() {
+		where, args = append(where, "o.due_on <= ?"), append(args, f.DueTo.String())
+	}
+	if c.DueOn != "" {
+		where, args = append(where, "(o.due_on > ? OR (o.due_on = ? AND o.id > ?))"), append(args, c.DueOn, c.DueOn, c.ID)
+	}
+	q := "SELECT " + rowColumns + rowFrom
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY o.due_on, o.id LIMIT ?"
+	return q, append(args, limit)
+}
+
+// CountStatus returns the number of outbox rows in one status (an index search).
+func (s *DB) CountStatus(ctx context.Context, status string) (int, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM outbox WHERE status = ?`, status); err != nil {
+		return 0, fmt.Errorf("count outbox %s: %w", status, err)
+	}
+	return n, nil
+}
+
+// RetryError is the latest temporary delivery failure still waiting for its retry.
+type RetryError struct {
+	ID            int64  `db:"id"`
+	LastError     string `db:"last_error"`
+	NextAttemptAt string `db:"next_attempt_at"`
+	Attempts      int    `db:"attempts"`
+}
+
+// LatestRetry returns the pending row with a retry scheduled furthest ahead (the most recent
+// temporary failure); ok is false when no row waits for a retry.
+func (s *DB) LatestRetry(ctx context.Context) (r RetryError, ok bool, err error) {
+	err = s.db.GetContext(ctx, &r, `SELECT id, coalesce(last_error, '') AS last_error, next_attempt_at, attempts
+		FROM outbox INDEXED BY outbox_ready WHERE status IN ('pending', 'sending') AND status = 'pending'
+		AND next_attempt_at IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("latest retry: %w", err)
+	}
+	return r, true, nil
+}
+
+// CountAnniversaries returns how many active enrollments have a renewal on anniversary date d: those
+// attained on its month-day (and on 29 February when d is 28 February of a common year) in an
+// earlier year. It reads the enrollments_md_attained index alone.
+func (s *DB) CountAnniversaries(ctx context.Context, d renewal.Date) (int, error) {
+	before := fmt.Sprintf("%04d-01-01", d.Year())
+	total := 0
+	for _, md := range anniversaryMonthDays(d) {
+		var n int
+		if err := s.db.GetContext(ctx, &n, countAnniversariesQuery, md, before); err != nil {
+			return 0, fmt.Errorf("count anniversaries on %s: %w", d, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+const countAnniversariesQuery = `SELECT count(*) FROM enrollments WHERE status = 'active' AND anniversary_md = ? AND attained_on < ?`
+
+// anniversaryMonthDays returns the attainment month-days whose anniversary falls on d (R2).
+func anniversaryMonthDays(d renewal.Date) []string {
+	if d.MonthDay() == "02-28" && !renewal.IsLeap(d.Year()) {
+		return []string{"02-28", "02-29"}
+	}
+	return []string{d.MonthDay()}
+}
+
+// AnniversaryQuery selects the enrollments with a renewal on one anniversary date.
+type AnniversaryQuery struct {
+	On              renewal.Date
+	AfterID         int64    // resume after this enrollment id
+	Specializations []string // only these (canonical names); empty: all
+	Limit           int
+}
+
+// EnrollmentsOn returns up to q.Limit active enrollments (with their partner's name) that have an
+// anniversary on q.On, attained in an earlier year, in id order after q.AfterID: one slice of the
+// timeline, read through the enrollments_due index.
+func (s *DB) EnrollmentsOn(ctx context.Context, q AnniversaryQuery) ([]EnrollmentInfo, error) {
+	var out []EnrollmentInfo
+	for _, md := range anniversaryMonthDays(q.On) {
+		query, args := enrollmentsOnQuery(md, q)
+		var page []EnrollmentInfo
+		if err := s.db.SelectContext(ctx, &page, query, args...); err != nil {
+			return nil, fmt.Errorf("enrollments with an anniversary on %s: %w", q.On, err)
+		}
+		out = append(out, page...)
+	}
+	if len(out) > q.Limit { // two month-days (28 February): keep id order across both
+		sortByID(out)
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+func enrollmentsOnQuery(md string, q AnniversaryQuery) (string, []any) {
+	query := `SELECT e.id, e.partner_id, p.name AS partner_name, e.specialization, e.attained_on, e.status
+		FROM enrollments e INDEXED BY enrollments_due JOIN partners p ON p.id = e.partner_id
+		WHERE e.status = 'active' AND e.anniversary_md = ? AND e.id > ? AND e.attained_on < ?`
+	args := []any{md, q.AfterID, fmt.Sprintf("%04d-01-01", q.On.Year())}
+	if len(q.Specializations) > 0 {
+		query += ` AND e.specialization IN (?` + strings.Repeat(", ?", len(q.Specializations)-1) + `)`
+		for _, sp := range q.Specializations {
+			args = append(args, sp)
+		}
+	}
+	return query + ` ORDER BY e.id LIMIT ?`, append(args, q.Limit)
+}
+
+func sortByID(es []EnrollmentInfo) {
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && es[j].ID < es[j-1].ID; j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+}
+
+// RenewalKey names one anniversary of one enrollment.
+type RenewalKey struct {
+	EnrollmentID int64
+	Anniversary  string
+}
+
+// ReminderStatus counts the outbox rows of one reminder (one offset of one renewal) in one status.
+type ReminderStatus struct {
+	EnrollmentID int64  `db:"enrollment_id"`
+	Anniversary  string `db:"anniversary_on"`
+	OffsetDays   int    `db:"offset_days"`
+	Status       string `db:"status"`
+	N            int    `db:"n"`
+}
+
+// ReminderStatuses returns the outbox statuses of the given renewals' reminders, through the outbox's
+// unique (enrollment_id, anniversary_on, …) index.
+func (s *DB) ReminderStatuses(ctx context.Context, keys []RenewalKey) (map[RenewalKey][]ReminderStatus, error) {
+	out := map[RenewalKey][]ReminderStatus{}
+	const chunk = 200
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		var conds []string
+		var args []any
+		for _, k := range part {
+			conds = append(conds, "(enrollment_id = ? AND anniversary_on = ?)")
+			args = append(args, k.EnrollmentID, k.Anniversary)
+		}
+		var rows []ReminderStatus
+		if err := s.db.SelectContext(ctx, &rows, `SELECT enrollment_id, anniversary_on, offset_days, status, count(*) AS n
+			FROM outbox WHERE `+strings.Join(conds, " OR ")+`
+			GROUP BY enrollment_id, anniversary_on, offset_days, status ORDER BY offset_days, status`, args...); err != nil {
+			return nil, fmt.Errorf("reminder statuses: %w", err)
+		}
+		for _, r := range rows {
+			k := RenewalKey{r.EnrollmentID, r.Anniversary}
+			out[k] = append(out[k], r)
+		}
+	}
+	return out, nil
+}
+
+// Scores returns the capability scores of the given partners.
+func (s *DB) Scores(ctx context.Context, partnerIDs []string) (map[string][]renewal.CapabilityScore, error) {
+	set := make(map[string]bool, len(partnerIDs))
+	for _, id := range partnerIDs {
+		set[id] = true
+	}
+	return loadScores(ctx, s.db, set)
+}
+
+// PartnerInfo is one partner with its users and their roles.
+type PartnerInfo struct {
+	ID    string
+	Name  string
+	Users []UserInfo
+}
+
+// UserInfo is one user of a partner with the roles as imported.
+type UserInfo struct {
+	Email string
+	Name  string
+	Roles []string
+}
+
+// Partner returns one partner with its users (by email) and their roles.
+func (s *DB) Partner(ctx context.Context, id string) (PartnerInfo, error) {
+	p := PartnerInfo{ID: id}
+	err := s.db.GetContext(ctx, &p.Name, `SELECT name FROM partners WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("partner %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("partner %s: %w", id, err)
+	}
+	var rows []struct {
+		Email string         `db:"email"`
+		Name  string         `db:"name"`
+		Role  sql.NullString `db:"role"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT u.email, u.name, r.role FROM users u
+		LEFT JOIN user_roles r ON r.partner_id = u.partner_id AND r.email = u.email
+		WHERE u.partner_id = ? ORDER BY u.email, r.role`, id); err != nil {
+		return p, fmt.Errorf("partner %s users: %w", id, err)
+	}
+	for _, r := range rows {
+		if n := len(p.Users); n == 0 || p.Users[n-1].Email != r.Email {
+			p.Users = append(p.Users, UserInfo{Email: r.Email, Name: r.Name})
+		}
+		if r.Role.Valid {
+			u := &p.Users[len(p.Users)-1]
+			u.Roles = append(u.Roles, r.Role.String)
+		}
+	}
+	return p, nil
+}

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/renewald/renewald/renewal"
+)
+
+func explain(t *testing.T, s *DB, q string, args ...any) string {
+	t.Helper()
+	rows, err := s.db.QueryxContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	defer rows.Close()
+	var plan string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan += detail + "\n"
+	}
+	return plan
+}
+
+// fullScan matches a plan line that reads a whole table (SCAN without an index).
+var fullScan = regexp.MustCompile(`(?m)^SCAN \w+( AS \w+)?$`)
+
+// TestWebQueriesUseIndexes pins the plans of the status pages' queries: every one searches an index
+// (or walks one in order under a LIMIT); none scans a table.
+func TestWebQueriesUseIndexes(t *testing.T) {
+	db := MustOpenDB(t)
+	d := renewal.MustParseDate
+	type tc struct {
+		name, q string
+		args    []any
+		want    string
+	}
+	var cases []tc
+	for _, f := range []struct {
+		name string
+		f    Filter
+		c    Cursor
+		want string
+	}{
+		{"list", Filter{}, Cursor{}, "outbox_due"},
+		{"list after", Filter{}, Cursor{DueOn: "2026-01-01", ID: 5}, "outbox_due"},
+		{"list status", Filter{Status: "failed"}, Cursor{DueOn: "2026-01-01", ID: 5}, "outbox_status_due (status=?"},
+		{"list dates", Filter{DueFrom: d("2026-01-01"), DueTo: d("2026-02-01")}, Cursor{}, "outbox_due (due_on>? AND due_on<?)"},
+		{"list partner", Filter{PartnerID: "p1"}, Cursor{}, "(partner_id=?)"},
+	} {
+		q, args := listQuery(f.f, f.c, 101)
+		cases = append(cases, tc{f.name, q, args, f.want})
+	}
+	eq, eargs := enrollmentsOnQuery("05-01", AnniversaryQuery{On: d("2026-05-01"), Limit: 200, Specializations: []string{"Finance"}})
+	cases = append(cases,
+		tc{"count status", `SELECT count(*) FROM outbox WHERE status = ?`, []any{"sent"}, "COVERING INDEX outbox_status_due (status=?)"},
+		tc{"count anniversaries", countAnniversariesQuery, []any{"05-01", "2026-01-01"}, "COVERING INDEX enrollments_md_attained (anniversary_md=? AND attained_on<?)"},
+		tc{"enrollments on", eq, eargs, "enrollments_due (anniversary_md=? AND id>?)"},
+		tc{"latest retry", `SELECT id, coalesce(last_error, '') AS last_error, next_attempt_at, attempts
+		FROM outbox INDEXED BY outbox_ready WHERE status IN ('pending', 'sending') AND status = 'pending'
+		AND next_attempt_at IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1`, nil, "outbox_ready (status=? AND next_attempt_at>?)"},
+		tc{"reminder statuses", `SELECT enrollment_id, anniversary_on, offset_days, status, count(*) AS n
+			FROM outbox WHERE (enrollment_id = ? AND anniversary_on = ?) OR (enrollment_id = ? AND anniversary_on = ?)
+			GROUP BY enrollment_id, anniversary_on, offset_days, status`, []any{1, "2026-05-01", 2, "2026-05-01"}, "(enrollment_id=? AND anniversary_on=?)"},
+	)
+	for _, c := range cases {
+		plan := explain(t, db, c.q, c.args...)
+		if !strings.Contains(plan, c.want) || fullScan.MatchString(plan) {
+			t.Errorf("%s: plan does not use %q, or scans a table:\n%s", c.name, c.want, plan)
+		}
+	}
+}
+
+func TestOpenReadOnlyWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	rw := MustOpenDB(t)
+	if _, err := rw.Import(ctx, samplePartners(), t0); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := OpenReadOnly(ctx, rw.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := ro.CountByStatus(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ro.db.ExecContext(ctx, `DELETE FROM partners`); err == nil {
+		t.Error("a read-only store deleted rows")
+	}
+	if _, err := OpenReadOnly(ctx, rw.Path()+".missing"); err == nil {
+		t.Error("opened a database that does not exist")
+	}
+}

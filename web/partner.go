@@ -1,0 +1,137 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/store"
+)
+
+type userView struct {
+	store.UserInfo
+	Receives bool
+}
+
+type renewalView struct {
+	Anniversary, WindowOpens, WindowCloses, GraceEnds string
+	Year                                              int
+	Kind                                              string // odd or even
+	Due                                               string
+	Outcome                                           string
+	Stage                                             string
+	Current                                           bool
+}
+
+type enrollmentView struct {
+	store.EnrollmentInfo
+	Area, Validation string
+	Known            bool // the catalog knows the specialization
+	Renewals         []renewalView
+	Qualification    renewal.Qualification
+	Timeline         template.URL
+}
+
+type partnerData struct {
+	Partner     store.PartnerInfo
+	Users       []userView
+	Recipients  int
+	Enrollments []enrollmentView
+	Rows        []outboxRowView
+	MoreRows    template.URL
+	Outbox      template.URL
+	Timeline    template.URL
+}
+
+func (s *Server) partner(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := pageContext(r)
+	defer cancel()
+	id := r.PathValue("id")
+	p, err := s.o.DB.Partner(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		s.notFound(w, r, fmt.Sprintf("There is no partner %q.", id))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := partnerData{Partner: p, Outbox: s.link("/outbox", url.Values{"partner": {id}}),
+		Timeline: s.link("/renewals", url.Values{"partner": {id}})}
+	for _, u := range p.Users {
+		uv := userView{UserInfo: u, Receives: s.o.Roles.Matches(u.Roles...)}
+		if uv.Receives {
+			d.Recipients++
+		}
+		d.Users = append(d.Users, uv)
+	}
+	es, err := s.o.DB.Enrollments(ctx, id, true, 0, 1000)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ids := make([]int64, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	outcomes, err := s.o.DB.Outcomes(ctx, ids)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	scores, err := s.o.DB.Scores(ctx, []string{id})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	today := s.today()
+	for _, e := range es {
+		ev := enrollmentView{EnrollmentInfo: e}
+		spec, err := s.o.Catalog.Lookup(e.Specialization)
+		attained, derr := renewal.ParseDate(e.AttainedOn)
+		if err == nil && derr == nil {
+			ev.Known, ev.Area, ev.Validation = true, spec.Area, spec.Validation.Label()
+			ev.Qualification = s.o.Catalog.Qualify(spec, scores[id])
+			cur := s.o.Rules.NextRenewal(attained, spec.Validation, today)
+			for n := cur.Number - 1; n <= cur.Number+1; n++ {
+				rn, ok := s.o.Rules.Renewal(attained, spec.Validation, n)
+				if !ok {
+					continue
+				}
+				rv := renewalView{Anniversary: rn.Anniversary.String(), WindowOpens: rn.WindowOpens.String(),
+					WindowCloses: rn.WindowCloses.String(), GraceEnds: rn.GraceEnds.String(), Year: rn.Year, Kind: "odd",
+					Due: "qualification requirements", Outcome: "open", Stage: string(rn.StageOn(today)), Current: n == cur.Number}
+				if rn.Even() {
+					rv.Kind = "even"
+				}
+				if rn.ManualValidation != renewal.ValidationNone {
+					rv.Due += " and " + rn.ManualValidation.Label()
+				}
+				if on, ok := outcomes[e.ID][rv.Anniversary]; ok {
+					rv.Outcome = "renewed on " + on.String()
+				}
+				ev.Renewals = append(ev.Renewals, rv)
+			}
+			ev.Timeline = s.link("/renewals", url.Values{"partner": {id}, "from": {cur.WindowOpens.AddDays(-60).String()}, "to": {cur.GraceEnds.String()}})
+		}
+		d.Enrollments = append(d.Enrollments, ev)
+	}
+	rows, err := s.o.DB.ListAfter(ctx, store.Filter{PartnerID: id}, store.Cursor{}, PageSize+1)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(rows) > PageSize {
+		rows = rows[:PageSize]
+		last := rows[len(rows)-1]
+		d.MoreRows = s.link("/outbox", url.Values{"partner": {id}, "after": {last.DueOn + "_" + strconv.FormatInt(last.ID, 10)}})
+	}
+	for _, row := range rows {
+		d.Rows = append(d.Rows, outboxRowView{row, s.href("outbox", row.ID), s.href("partners", row.PartnerID)})
+	}
+	s.render(w, r, http.StatusOK, "partner", "Partner "+p.Name, "", d)
+}
