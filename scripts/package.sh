@@ -20,7 +20,7 @@ fi
 ARCH=$(go env GOARCH)
 BUILD=build/deb                           # the paths packaging/nfpm.yaml names
 rm -rf "$BUILD" && mkdir -p "$BUILD"
-trap 'rm -rf build' EXIT
+trap 'rm -rf "$BUILD"' EXIT
 export VERSION ARCH
 
 go build -trimpath -buildmode=pie -ldflags "-s -w -X main.version=$VERSION" -o "$BUILD/renewald" ./cmd/renewald
@@ -30,9 +30,9 @@ sed -e 's|/usr/local/bin/renewald|/usr/bin/renewald|' deploy/renewald.service > 
 
 # The packaged configuration is the example with safe paths: the database in the state folder and
 # mail written to files there until the operator configures SMTP.
-sed -e 's|^path = "renewald.db"|path = "/var/lib/renewald/renewald.db"|' \
+sed -e 's|^#\? *path = "renewald.db" *|path = "/var/lib/renewald/renewald.db"   |' \
     -e 's|^transport = "smtp"|transport = "file"|' \
-    -e 's|^file_dir = "mail-out"|file_dir = "/var/lib/renewald/mail-out"|' \
+    -e 's|^#\? *file_dir = "mail-out" *|file_dir = "/var/lib/renewald/mail-out"   |' \
     config.example.toml > "$BUILD/config.toml"
 for want in 'path = "/var/lib/renewald/renewald.db"' 'transport = "file"' 'file_dir = "/var/lib/renewald/mail-out"'; do
   grep -q "^$want" "$BUILD/config.toml" || { echo "package.sh: config.example.toml no longer has the line for: $want" >&2; exit 1; }
