@@ -104,8 +104,12 @@ func (m *Main) startWeb(ctx context.Context, cfg Config, a *app, sched cron.Sche
 	if err != nil {
 		return nil, err
 	}
+	keyFile, err := m.secretPath("web.key_file", cfg.Web.KeyFile)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	addr, done, err := web.Serve(ctx, cfg.Web.Listen, cfg.Web.CertFile, cfg.Web.KeyFile, h)
+	addr, done, err := web.Serve(ctx, cfg.Web.Listen, cfg.Web.CertFile, keyFile, h)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -141,7 +145,11 @@ func (m *Main) cmdWeb(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	addr, done, err := web.Serve(ctx, cfg.Web.Listen, cfg.Web.CertFile, cfg.Web.KeyFile, h)
+	keyFile, err := m.secretPath("web.key_file", cfg.Web.KeyFile)
+	if err != nil {
+		return err
+	}
+	addr, done, err := web.Serve(ctx, cfg.Web.Listen, cfg.Web.CertFile, keyFile, h)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -22,9 +21,9 @@ func (m *Main) databaseDSN(cfg Config) (string, error) {
 	case db.DSN != "":
 		return db.DSN, nil
 	case db.DSNFile != "":
-		b, err := os.ReadFile(db.DSNFile)
+		b, err := m.readSecretFile("database.dsn_file", db.DSNFile)
 		if err != nil {
-			return "", asUsage(fmt.Errorf("database.dsn_file: %w", err))
+			return "", err
 		}
 		dsn := strings.TrimSpace(string(b))
 		if dsn == "" {
@@ -32,7 +31,7 @@ func (m *Main) databaseDSN(cfg Config) (string, error) {
 		}
 		return dsn, nil
 	case m.Getenv(dsnEnv) != "":
-		return m.Getenv(dsnEnv), nil
+		return m.secretFromEnv(dsnEnv), nil
 	}
 	return "", asUsage(errors.New(`database.driver = "postgres": set database.dsn, database.dsn_file or ` + dsnEnv))
 }

@@ -53,6 +53,7 @@ type Main struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	Unsetenv       func(string) error // removes a secret from the environment once read; nil: leave it
 	Now            func() time.Time
 
 	configPath string
@@ -72,7 +73,7 @@ func NewMain() *Main {
 	if os.Getenv(fakeClockEnv) != "" {
 		fmt.Fprintf(os.Stderr, "renewald: warning: %s is set: the clock reads %s\n", fakeClockEnv, now().UTC().Format(time.RFC3339))
 	}
-	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: now}
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Unsetenv: os.Unsetenv, Now: now}
 }
 
 // usageError marks errors that exit 2: usage, configuration or input.

@@ -186,9 +186,9 @@ func (m *Main) clientCredential(secretFile, certFile, env, table string) (string
 	if secret != "" {
 		return "", nil, usageErrorf("%s.client_certificate_file: set while %s holds a client secret: use one credential, the certificate or the secret", table, env)
 	}
-	data, err := os.ReadFile(certFile)
+	data, err := m.readSecretFile(table+".client_certificate_file", certFile)
 	if err != nil {
-		return "", nil, asUsage(fmt.Errorf("%s.client_certificate_file: %w", table, err))
+		return "", nil, err
 	}
 	cert, err := notify.ParseClientCertificate(data, m.Now())
 	if err != nil {
@@ -201,11 +201,11 @@ func (m *Main) clientCredential(secretFile, certFile, env, table string) (string
 // environment variable env. Trailing line breaks are dropped.
 func (m *Main) secret(file, env, key string) (string, error) {
 	if file == "" {
-		return m.Getenv(env), nil
+		return m.secretFromEnv(env), nil
 	}
-	b, err := os.ReadFile(file)
+	b, err := m.readSecretFile(key, file)
 	if err != nil {
-		return "", asUsage(fmt.Errorf("%s: %w", key, err))
+		return "", err
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
