@@ -40,9 +40,11 @@ type Metrics struct {
 	smtpDuration                              *prometheus.HistogramVec
 	transportErrors                           *prometheus.CounterVec
 	lastTick                                  prometheus.Gauge
+	scanAhead                                 prometheus.Gauge
 
-	mu     sync.Mutex
-	lastOK time.Time
+	mu        sync.Mutex
+	lastOK    time.Time
+	aheadDays int
 }
 
 // New builds the metrics for a daemon running schedule.
@@ -66,12 +68,14 @@ func New(source Source, schedule cron.Schedule, now func() time.Time) *Metrics {
 		Help: "Duration of one message's SMTP transaction.", Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"outcome"})
 	m.lastTick = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "renewald", Name: "last_successful_tick_timestamp_seconds",
 		Help: "Unix time the last successful tick finished (0 before the first)."})
+	m.scanAhead = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "renewald", Name: "scan_state_ahead_days",
+		Help: "Days the last scanned date is after today (a clock that was wrong once); above 0 no date is scanned."})
 	m.transportErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "renewald", Name: "transport_errors_total",
 		Help: "Mail transport failures that are not the recipient's: config (wrong permissions or mailbox), throttled, defect."}, []string{"kind"})
 	for _, k := range []string{"config", "throttled", "defect"} {
 		m.transportErrors.WithLabelValues(k) // present at 0, so an alert on an increase sees the first one
 	}
-	m.reg.MustRegister(m.tickDuration, m.smtpDuration, m.transportErrors, m.lastTick, &outboxCollector{m: m},
+	m.reg.MustRegister(m.tickDuration, m.smtpDuration, m.transportErrors, m.lastTick, m.scanAhead, &outboxCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -89,6 +93,14 @@ func (m *Metrics) TickDone(ok bool, queued, superseded int, d time.Duration) {
 		m.mu.Unlock()
 		m.lastTick.Set(float64(now.Unix()))
 	}
+}
+
+// ScanStateAhead records, after each tick, how many days the scan state is after today (0: not).
+func (m *Metrics) ScanStateAhead(days int) {
+	m.mu.Lock()
+	m.aheadDays = days
+	m.mu.Unlock()
+	m.scanAhead.Set(float64(days))
 }
 
 // Delivered counts one message's delivery outcome: "sent", "retried" or "failed" (notify's
@@ -123,8 +135,11 @@ func (m *Metrics) SMTPSend(outcome string, d time.Duration) {
 // schedule periods old and the database answers.
 func (m *Metrics) Health(ctx context.Context) error {
 	m.mu.Lock()
-	ref := m.lastOK
+	ref, ahead := m.lastOK, m.aheadDays
 	m.mu.Unlock()
+	if ahead > 0 {
+		return fmt.Errorf("the scan state is %d days after today: no date is scanned (see the tick's error for the repair)", ahead)
+	}
 	what := "last successful tick"
 	if ref.IsZero() {
 		ref, what = m.started, "start (no successful tick yet)"

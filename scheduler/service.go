@@ -43,6 +43,10 @@ type TickResult struct {
 	Duration  time.Duration
 	Err       error
 	GapMissed int // dates older than catch_up_days that were not scanned
+	// ScanAhead is how many days the scan state is after today (a clock that was wrong once): no
+	// date is scanned until today reaches it, so the tick fails with ErrScanStateAhead.
+	ScanAhead int
+	ScannedOn renewal.Date // the scan state when it is ahead
 }
 
 // Tick runs one cycle as of asOf. The first tick ever scans asOf only; later ones scan every date
@@ -61,6 +65,10 @@ func (t *Ticker) Tick(ctx context.Context, asOf time.Time, deliver bool) (TickRe
 	return res, err
 }
 
+// ErrScanStateAhead is the error of every tick while the scan state is after today: the clock was
+// wrong once (ahead) when a tick ran, and no date is scanned until today reaches the recorded one.
+var ErrScanStateAhead = errors.New("scan state is after today")
+
 func (t *Ticker) tick(ctx context.Context, asOf time.Time, today renewal.Date, deliver bool, res *TickResult) error {
 	if err := t.scan(ctx, asOf, today, res); err != nil {
 		return err
@@ -71,6 +79,13 @@ func (t *Ticker) tick(ctx context.Context, asOf time.Time, today renewal.Date, d
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("deliver: %w", err)
 		}
+	}
+	if res.ScanAhead > 0 {
+		// Delivery went on; scanning did not. Say so every tick until it is repaired.
+		return fmt.Errorf("%w: the last scanned date is %s, %d days after today %s (the clock was wrong when a tick ran); "+
+			"no date is scanned until then: after correcting the clock, run renewald backfill --from <the last day the clock was right> "+
+			"--to %s (nothing is queued twice), and daily scans resume on %s",
+			ErrScanStateAhead, res.ScannedOn, res.ScanAhead, today, today, res.ScannedOn.AddDays(1))
 	}
 	return nil
 }
@@ -90,6 +105,10 @@ func (t *Ticker) scan(ctx context.Context, asOf time.Time, today renewal.Date, r
 		return err
 	}
 	from := today
+	if ok && last.After(today) {
+		res.ScanAhead, res.ScannedOn = today.DaysUntil(last), last
+		return nil
+	}
 	if ok {
 		from = last.AddDays(1)
 		if earliest := today.AddDays(-t.CatchUpDays); from.Before(earliest) {

@@ -365,3 +365,34 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestScanStateAfterToday: a tick once ran with the clock a month ahead; every later tick delivers
+// what is due but scans nothing, fails with ErrScanStateAhead naming the dates and the repair, and
+// the metrics' /healthz says unhealthy with the gauge set.
+func TestScanStateAfterToday(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	tk := newTicker(db, 7, io.Discard)
+	if _, err := tk.Tick(ctx, time.Date(2027, 1, 5, 6, 0, 0, 0, time.UTC), false); err != nil { // the wrong clock
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	tk.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	sched, _ := ParseSchedule("0 6 * * *", time.UTC)
+	mx := metrics.New(storeSource{db}, sched, func() time.Time { return time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC) })
+	tk.Observe = func(r TickResult) { mx.ScanStateAhead(r.ScanAhead) }
+	for _, day := range []int{1, 2} {
+		res, err := tk.Tick(ctx, time.Date(2026, 12, day, 6, 0, 0, 0, time.UTC), false)
+		if !errors.Is(err, ErrScanStateAhead) || res.ScanAhead != 35-day+1 || res.Scan.Dates != 0 {
+			t.Fatalf("tick on 2026-12-%02d: %+v %v", day, res, err)
+		}
+		if !strings.Contains(err.Error(), "2027-01-05") || !strings.Contains(err.Error(), "renewald backfill") {
+			t.Errorf("no repair hint: %v", err)
+		}
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 2 {
+		t.Errorf("%d error lines for 2 ticks:\n%s", n, logs.String())
+	}
+	if err := mx.Health(ctx); err == nil || !strings.Contains(err.Error(), "after today") {
+		t.Errorf("healthz: %v", err)
+	}
+}

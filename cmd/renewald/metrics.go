@@ -44,7 +44,10 @@ func (m *Main) startMetrics(ctx context.Context, cfg Config, a *app, sched cron.
 		return nil, func() {}, nil
 	}
 	mx = metrics.New(metricsSource{db: a.db, cfg: cfg}, sched, m.Now)
-	t.Observe = func(r scheduler.TickResult) { mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Duration) }
+	t.Observe = func(r scheduler.TickResult) {
+		mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Duration)
+		mx.ScanStateAhead(r.ScanAhead)
+	}
 	d.Observer = mx
 	if cfg.Web.Listen == cfg.Metrics.Listen {
 		return mx, func() {}, nil
