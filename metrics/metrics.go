@@ -22,7 +22,9 @@ import (
 // Source is what the metrics read from the store at scrape time.
 type Source interface {
 	CountByStatus(ctx context.Context) (map[string]int, error)
-	OldestPendingDue(ctx context.Context) (time.Time, bool, error)
+	OldestWaiting(ctx context.Context) (time.Time, bool, error)
+	// NoRecipientsOpen counts the no_recipients records of renewals still open (grace not ended).
+	NoRecipientsOpen(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error
 }
 
@@ -208,14 +210,17 @@ type outboxCollector struct{ m *Metrics }
 var (
 	outboxDesc = prometheus.NewDesc("renewald_outbox_rows", "Outbox rows by status.", []string{"status"}, nil)
 	oldestDesc = prometheus.NewDesc("renewald_oldest_pending_reminder_age_seconds",
-		"Age of the oldest pending or sending reminder since its due date (0 when none).", nil, nil)
-	upDesc = prometheus.NewDesc("renewald_database_up", "1 when the outbox could be read at scrape time.", nil, nil)
+		"How long the longest-waiting unsent reminder has been claimable: since its first claim, else since it was queued, not before its due date (0 when none).", nil, nil)
+	upDesc           = prometheus.NewDesc("renewald_database_up", "1 when the outbox could be read at scrape time.", nil, nil)
+	noRecipientsDesc = prometheus.NewDesc("renewald_no_recipients_open",
+		"no_recipients records of renewals whose grace period has not ended: partners to give an admin now.", nil, nil)
 )
 
 func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- outboxDesc
 	ch <- oldestDesc
 	ch <- upDesc
+	ch <- noRecipientsDesc
 }
 
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
@@ -231,8 +236,11 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(outboxDesc, prometheus.GaugeValue, float64(n), status)
 	}
 	age := 0.0
-	if due, ok, err := c.m.source.OldestPendingDue(ctx); err == nil && ok {
+	if due, ok, err := c.m.source.OldestWaiting(ctx); err == nil && ok {
 		age = max(c.m.now().Sub(due).Seconds(), 0)
 	}
 	ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age)
+	if n, err := c.m.source.NoRecipientsOpen(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(noRecipientsDesc, prometheus.GaugeValue, float64(n))
+	}
 }

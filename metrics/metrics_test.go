@@ -29,7 +29,9 @@ func (f *fakeSource) CountByStatus(context.Context) (map[string]int, error) {
 	return map[string]int{"pending": 3, "sent": 10, "failed": 1}, nil
 }
 
-func (f *fakeSource) OldestPendingDue(context.Context) (time.Time, bool, error) {
+func (f *fakeSource) NoRecipientsOpen(context.Context) (int, error) { return 2, nil }
+
+func (f *fakeSource) OldestWaiting(context.Context) (time.Time, bool, error) {
 	return f.oldest, !f.oldest.IsZero(), nil
 }
 
@@ -113,7 +115,7 @@ func TestMetricsExposition(t *testing.T) {
 		"renewald_tick_duration_seconds_count 1",
 		"renewald_last_successful_tick_timestamp_seconds 1.7776188e+09",
 		"renewald_oldest_pending_reminder_age_seconds 7200",
-		"renewald_database_up 1",
+		"renewald_database_up 1", "renewald_no_recipients_open 2",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)

@@ -6,6 +6,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,6 +109,9 @@ func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, sc
 		if err := s.arrivals(ctx, to, now, pageSize, roleKeys, kinds, &st); err != nil {
 			return st, err
 		}
+		if err := s.recheckNoRecipients(ctx, to, now, roleKeys, &st); err != nil {
+			return st, err
+		}
 	}
 	for _, read := range readers {
 		var after int64
@@ -192,6 +196,50 @@ func (s *Scanner) arrivals(ctx context.Context, today renewal.Date, now time.Tim
 		st.Arrived += len(page)
 		st.EnqueueStats.Add(es)
 	}
+}
+
+// recheckNoRecipients queues, for every no_recipients record of a renewal still open whose partner
+// has gained a recipient since (an import gave it an admin), that reminder to each recipient now
+// there, and records the no_recipients row superseded by them. The queue's rules then apply: only the
+// latest reminder of an anniversary stays pending (R11), and it is worded from the day it goes out.
+func (s *Scanner) recheckNoRecipients(ctx context.Context, today renewal.Date, now time.Time, roleKeys []string, st *ScanStats) error {
+	rows, err := s.DB.NoRecipientsNowCovered(ctx, s.Rules.GraceOpenFrom(today), roleKeys)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	var partners []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if !seen[r.PartnerID] {
+			seen[r.PartnerID] = true
+			partners = append(partners, r.PartnerID)
+		}
+	}
+	rcpts, err := s.DB.Recipients(ctx, partners, roleKeys)
+	if err != nil {
+		return err
+	}
+	var items []store.OutboxItem
+	ids := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		ann, err1 := renewal.ParseDate(r.AnniversaryOn)
+		due, err2 := renewal.ParseDate(r.DueOn)
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("outbox row %d: %w", r.ID, err)
+		}
+		m := renewal.Milestone{Renewal: s.Rules.RenewalOn(ann, r.RenewalYear, renewal.Validation(r.ManualValidation)), Offset: r.OffsetDays, DueOn: due}
+		for _, rc := range rcpts[r.PartnerID] {
+			items = append(items, s.item(r.EnrollmentID, m, rc.Email, renewal.RecipientTag(rc.Email), store.StatusPending))
+		}
+		ids = append(ids, r.ID)
+	}
+	es, err := s.DB.Enqueue(ctx, items, now, renewal.Date{})
+	if err != nil {
+		return err
+	}
+	st.EnqueueStats.Add(es)
+	s.Logger.Info("partners without recipients have some now: their reminders are queued", "records", len(ids), "queued", es.Queued)
+	return s.DB.MarkCovered(ctx, ids, now, "recipients added since: the reminder was queued to them")
 }
 
 // Arrival returns the reminders that an enrollment arriving on today has already missed: those of

@@ -649,3 +649,57 @@ func TestRecordedRenewalStopsItsReminders(t *testing.T) {
 		}
 	})
 }
+
+// TestNoRecipientsRecheckedWhenAnAdminArrives: a partner without an admin gets a no_recipients record
+// at −60; an import then gives it one; the next tick queues that reminder to the new admin and records
+// the no_recipients row superseded, so the open no_recipients count (the alert) drops to zero.
+func TestNoRecipientsRecheckedWhenAnAdminArrives(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	p := &renewal.Partner{ID: "1", Name: "A", UsersGiven: true,
+		Users:       []renewal.User{{Email: "billing@a.example", Roles: []string{"Billing admin"}}},
+		Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.NewDate(2023, 6, 1), Status: renewal.StatusActive}}}
+	if _, err := db.Import(ctx, []*renewal.Partner{p}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	tk := newTicker(db, 7, io.Discard)
+	ann := renewal.NewDate(2026, 6, 1)
+	if _, err := tk.Tick(ctx, ann.AddDays(-60).Time(time.UTC), false); err != nil {
+		t.Fatal(err)
+	}
+	open := func() int {
+		n, err := db.CountNoRecipientsOpen(ctx, renewal.DefaultRules().GraceOpenFrom(ann.AddDays(-50)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := open(); n == 0 {
+		t.Fatal("no no_recipients record")
+	}
+	p.Users = append(p.Users, renewal.User{Email: "ada@a.example", Roles: []string{"Global admin"}})
+	if _, err := db.Import(ctx, []*renewal.Partner{p}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := tk.Tick(ctx, ann.AddDays(-59).Time(time.UTC), false)
+	if err != nil || res.Scan.Queued != 1 {
+		t.Fatalf("tick after the import %+v %v", res.Scan, err)
+	}
+	rows, _ := db.List(ctx, store.Filter{Status: store.StatusPending})
+	if len(rows) != 1 || *rows[0].Recipient != "ada@a.example" || rows[0].OffsetDays != -60 {
+		t.Errorf("pending %+v", rows)
+	}
+	if n := open(); n != 0 {
+		t.Errorf("%d open no_recipients records left", n)
+	}
+	// A no_recipients record of a renewal long over does not count, and is not queued.
+	old := renewal.DefaultRules().Milestones(renewal.NewDate(2023, 6, 1), renewal.ValidationNone, renewal.NewDate(2024, 4, 2), renewal.NewDate(2024, 4, 2))
+	if _, err := db.Enqueue(ctx, []store.OutboxItem{{EnrollmentID: 1, Milestone: old[0], Status: store.StatusNoRecipients, MessageID: "<x@y>"}}, time.Time{}, renewal.Date{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := open(); n != 0 {
+		t.Errorf("a record of 2024 counts as open")
+	}
+	if res, _ := tk.Tick(ctx, ann.AddDays(-58).Time(time.UTC), false); res.Scan.Queued != 0 {
+		t.Errorf("the 2024 record was queued: %+v", res.Scan)
+	}
+}

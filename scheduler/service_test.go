@@ -257,9 +257,12 @@ func (s storeSource) CountByStatus(ctx context.Context) (map[string]int, error) 
 	return s.db.CountByStatus(ctx)
 }
 func (s storeSource) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
-func (s storeSource) OldestPendingDue(ctx context.Context) (time.Time, bool, error) {
-	d, ok, err := s.db.OldestPendingDue(ctx)
-	return d.Time(time.UTC), ok, err
+func (s storeSource) NoRecipientsOpen(ctx context.Context) (int, error) {
+	return s.db.CountNoRecipientsOpen(ctx, renewal.Date{})
+}
+
+func (s storeSource) OldestWaiting(ctx context.Context) (time.Time, bool, error) {
+	return s.db.OldestWaiting(ctx)
 }
 
 // scrape returns the value of an unlabelled metric.

@@ -139,17 +139,24 @@ func (s *DB) CountByStatus(ctx context.Context) (map[string]int, error) {
 	return out, nil
 }
 
-// OldestPendingDue returns the earliest due date of a pending row; ok is false when none is pending.
-func (s *DB) OldestPendingDue(ctx context.Context) (d renewal.Date, ok bool, err error) {
+// OldestWaiting returns since when the longest-waiting unsent row (pending or sending) has been
+// claimable: its first claim, else when it was queued, but not before its due date (a row queued
+// ahead by a backfill waits from its due date, taken at midnight UTC). ok is false when none waits.
+func (s *DB) OldestWaiting(ctx context.Context) (since time.Time, ok bool, err error) {
 	var v sql.NullString
-	if err := s.db.GetContext(ctx, &v, `SELECT min(due_on) FROM outbox WHERE status IN ('pending', 'sending')`); err != nil {
-		return d, false, fmt.Errorf("oldest pending: %w", err)
+	if err := s.db.GetContext(ctx, &v, `SELECT min(coalesce(first_attempt_at,
+			CASE WHEN created_at > due_on || 'T00:00:00Z' THEN created_at ELSE due_on || 'T00:00:00Z' END))
+		FROM outbox WHERE status IN ('pending', 'sending')`); err != nil {
+		return since, false, fmt.Errorf("oldest waiting: %w", err)
 	}
 	if !v.Valid {
-		return d, false, nil
+		return since, false, nil
 	}
-	d, err = renewal.ParseDate(v.String)
-	return d, err == nil, err
+	since, err = time.Parse(TimeFormat, v.String)
+	if err != nil {
+		return since, false, fmt.Errorf("oldest waiting: %w", err)
+	}
+	return since, true, nil
 }
 
 // Retry puts a failed, cancelled or suppressed row back to pending with a fresh attempt budget (a row

@@ -511,3 +511,29 @@ func TestCorrectedAttainmentReplacesTheEnrollment(t *testing.T) {
 		t.Errorf("idempotent re-import: %+v %v", res, err)
 	}
 }
+
+// TestOldestWaiting: the oldest-waiting age counts from when a row became claimable — the tick that
+// queued it on its due date, its due date when it was queued ahead, its first claim once claimed —
+// not from midnight of the due date (which made the 6 h alert fire 15 minutes after a 06:00 tick).
+func TestOldestWaiting(t *testing.T) {
+	db := MustOpenDB(t)
+	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := db.OldestWaiting(ctx); ok {
+		t.Error("something waits in an empty outbox")
+	}
+	enqueueSample(t, db) // due 2026-01-20, queued at t0 = 2026-01-20T06:00:00Z by the tick
+	since, ok, err := db.OldestWaiting(ctx)
+	if err != nil || !ok || !since.Equal(t0) {
+		t.Errorf("since %s %v %v, want the tick at %s", since, ok, err, t0)
+	}
+	ob := &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: time.Minute}
+	claimAt := t0.Add(2 * time.Hour)
+	if got, _, _, err := ob.Claim(ctx, claimAt, d("2026-01-20"), 10, renewal.DefaultRules()); err != nil || len(got) != 1 {
+		t.Fatal(err)
+	}
+	if since, _, _ := db.OldestWaiting(ctx); !since.Equal(claimAt) {
+		t.Errorf("since %s, want the first claim at %s", since, claimAt)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/renewald/renewald/metrics"
 	"github.com/renewald/renewald/notify"
+	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/scheduler"
 	"github.com/renewald/renewald/store"
 )
@@ -19,6 +20,7 @@ var _ notify.TransportErrorObserver = (*metrics.Metrics)(nil)
 type metricsSource struct {
 	db  *store.DB
 	cfg Config
+	now func() time.Time
 }
 
 func (s metricsSource) CountByStatus(ctx context.Context) (map[string]int, error) {
@@ -27,12 +29,12 @@ func (s metricsSource) CountByStatus(ctx context.Context) (map[string]int, error
 
 func (s metricsSource) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
-func (s metricsSource) OldestPendingDue(ctx context.Context) (time.Time, bool, error) {
-	d, ok, err := s.db.OldestPendingDue(ctx)
-	if err != nil || !ok {
-		return time.Time{}, ok, err
-	}
-	return d.Time(s.cfg.Location()), true, nil
+func (s metricsSource) NoRecipientsOpen(ctx context.Context) (int, error) {
+	return s.db.CountNoRecipientsOpen(ctx, s.cfg.Rules().GraceOpenFrom(renewal.DateOf(s.now(), s.cfg.Location())))
+}
+
+func (s metricsSource) OldestWaiting(ctx context.Context) (time.Time, bool, error) {
+	return s.db.OldestWaiting(ctx)
 }
 
 // startMetrics serves /metrics and /healthz when metrics.listen is set, and hooks the ticks and the
@@ -43,7 +45,7 @@ func (m *Main) startMetrics(ctx context.Context, cfg Config, a *app, sched cron.
 	if cfg.Metrics.Listen == "" {
 		return nil, func() {}, nil
 	}
-	mx = metrics.New(metricsSource{db: a.db, cfg: cfg}, sched, m.Now)
+	mx = metrics.New(metricsSource{db: a.db, cfg: cfg, now: m.Now}, sched, m.Now)
 	t.Observe = func(r scheduler.TickResult) {
 		mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Duration)
 		mx.ScanStateAhead(r.ScanAhead)
