@@ -72,6 +72,12 @@ func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
 			return err
 		}
 		if users {
+			if strings.TrimSpace(rec[2]) == "" && strings.TrimSpace(rec[3]) == "" && strings.TrimSpace(rec[4]) == "" {
+				// "partner_id,partner_name,,," says the partner has no users any more: its list is
+				// replaced by what the file gives, which may be nothing.
+				e.p.UsersGiven = true
+				continue
+			}
 			if err := im.addUser(ds, e, file, where, rec[2], rec[3], strings.Split(rec[4], ";")); err != nil {
 				return err
 			}

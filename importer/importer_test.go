@@ -191,3 +191,19 @@ func TestOneActiveEnrollmentPerSpecialization(t *testing.T) {
 		t.Errorf("a lapsed and a new enrollment: %v", err)
 	}
 }
+
+// TestUsersCSVCanEmptyAPartner: a users row with the partner and empty user columns says the partner
+// has no users any more, so its last admin stops receiving reminders.
+func TestUsersCSVCanEmptyAPartner(t *testing.T) {
+	p := write(t, "u.csv", "partner_id,partner_name,email,name,roles\n1,A,,,\n")
+	ds, err := im().Files(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.Partners) != 1 || !ds.Partners[0].UsersGiven || len(ds.Partners[0].Users) != 0 {
+		t.Errorf("partners %+v", ds.Partners)
+	}
+	if _, err := im().Files(write(t, "u.csv", "partner_id,partner_name,email,name,roles\n1,A,,Ada,Global admin\n")); !errors.Is(err, ErrInput) {
+		t.Errorf("a user without an email accepted: %v", err)
+	}
+}

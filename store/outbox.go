@@ -457,6 +457,24 @@ func (o *Outbox) DigestGroup(ctx context.Context, id int64, rules renewal.Rules)
 	return out, nil
 }
 
+// SentTogether returns the reminders of the rows sent under messageID (one, or every row of a
+// digest), in id order.
+func (o *Outbox) SentTogether(ctx context.Context, messageID string, rules renewal.Rules) ([]renewal.Reminder, error) {
+	var ids []int64
+	if err := o.DB.db.SelectContext(ctx, &ids, `SELECT id FROM outbox WHERE message_id = ? AND status = 'sent' ORDER BY id`, messageID); err != nil {
+		return nil, fmt.Errorf("rows sent as %s: %w", messageID, err)
+	}
+	var out []renewal.Reminder
+	for _, id := range ids {
+		rem, err := o.Reminder(ctx, id, rules)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rem)
+	}
+	return out, nil
+}
+
 func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {
 	attained, err1 := renewal.ParseDate(r.AttainedOn)
 	ann, err2 := renewal.ParseDate(r.AnniversaryOn)

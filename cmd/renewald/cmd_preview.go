@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/store"
 )
 
 // cmdPreview renders the email of one outbox row to stdout.
@@ -37,13 +39,43 @@ func (m *Main) cmdPreview(ctx context.Context, args []string) error {
 	if rem.Recipient == "" {
 		return usageErrorf("outbox row %d has no recipient (status no_recipients): nothing to render", id)
 	}
+	row, err := a.db.Get(ctx, id)
+	if err != nil {
+		return notFoundIsUsage(err)
+	}
 	// A row due later reads as it will on its due date: reminders go out on their due dates (R13),
-	// worded from the day they are sent (R12).
+	// worded from the day they are sent (R12). A sent row reads as it went out: its send time and
+	// Message-ID (a digest's, when it went in one).
 	now := m.Now()
 	if due := rem.Milestone.DueOn.Time(a.renderer.Location); now.Before(due) {
 		now = due
 	}
-	if a.cfg.Mail.Digest {
+	status := row.Status
+	if row.Status == store.StatusSent && row.SentAt != nil {
+		if sent, err := time.Parse(time.RFC3339, *row.SentAt); err == nil {
+			now = sent
+		}
+		status = "sent at " + *row.SentAt + " (shown as it went out)"
+		rem.MessageID = row.MessageID
+		if strings.HasPrefix(row.MessageID, "<digest.") {
+			group, err := a.outbox.SentTogether(ctx, row.MessageID, a.rules)
+			if err != nil {
+				return err
+			}
+			if len(group) > 1 {
+				if !*raw {
+					fmt.Fprintf(m.Stdout, "Status: %s\n", status)
+				}
+				return m.previewDigest(a, group, *raw, now)
+			}
+		}
+	} else if row.Status != store.StatusPending && row.Status != store.StatusSending {
+		status += " (not sent; shown as it would read if sent now)"
+	}
+	if !*raw {
+		fmt.Fprintf(m.Stdout, "Status: %s\n", status)
+	}
+	if a.cfg.Mail.Digest && (row.Status == store.StatusPending || row.Status == store.StatusSending) {
 		group, err := a.outbox.DigestGroup(ctx, id, a.rules)
 		if err != nil {
 			return err

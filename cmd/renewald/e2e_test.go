@@ -655,3 +655,42 @@ func TestDigestThroughTheBinary(t *testing.T) {
 		}
 	}
 }
+
+// TestPreviewOfASentRow shows the message as it went out (its send day's wording, its Message-ID) and
+// names the row's status, whatever the date of the preview; and --log-json keeps every stderr line JSON,
+// the final error included.
+func TestPreviewOfASentRow(t *testing.T) {
+	e := newEnv(t, "")
+	e.clock = fixtureDay
+	e.mustRun("import", fixture("partners.json"))
+	e.mustRun("tick", "--as-of", "2026-01-15")
+	var sent []struct {
+		ID      int64  `json:"id"`
+		Subject string `json:"subject"`
+		MsgID   string `json:"message_id"`
+	}
+	json.Unmarshal([]byte(e.mustRun("outbox", "list", "--json", "--status", "sent")), &sent)
+	if len(sent) == 0 {
+		t.Fatal("nothing sent")
+	}
+	e.clock = "2026-03-20T06:00:00Z" // weeks later: a re-render would read differently
+	out := e.mustRun("preview", fmt.Sprint(sent[0].ID))
+	if !strings.Contains(out, "Status: sent at 2026-01-15") || !strings.Contains(out, "Subject: "+sent[0].Subject+"\n") ||
+		!strings.Contains(out, "Message-ID: "+sent[0].MsgID) {
+		t.Errorf("preview of a sent row:\n%s", out[:min(len(out), 600)])
+	}
+	code, _, errs := e.run("--log-json", "outbox", "show", "99999")
+	if code != 2 {
+		t.Errorf("exit %d", code)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(errs), "\n") {
+		if !strings.HasPrefix(line, "{") || !json.Valid([]byte(line)) {
+			if !strings.Contains(line, "RENEWALD_FAKE_CLOCK") {
+				t.Errorf("not a JSON line on stderr: %q", line)
+			}
+		}
+	}
+	if !strings.Contains(errs, `"command":"outbox"`) {
+		t.Errorf("the final error is not logged as JSON: %s", errs)
+	}
+}

@@ -176,7 +176,11 @@ func (m *Main) Run(ctx context.Context, args []string) (code int) {
 		case errors.Is(err, flag.ErrHelp):
 			return exitOK
 		}
-		fmt.Fprintf(m.Stderr, "renewald %s: %s\n", name, oneLine(err.Error()))
+		if m.logJSON {
+			m.logger.Error("command failed", "command", name, "err", oneLine(err.Error())) // every line on stderr is JSON
+		} else {
+			fmt.Fprintf(m.Stderr, "renewald %s: %s\n", name, oneLine(err.Error()))
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			if name == "run" && !errors.Is(err, store.ErrLocked) {
