@@ -69,8 +69,14 @@ func (r Rules) Validate() error {
 	if len(r.OffsetsDays) == 0 {
 		errs = append(errs, errors.New("offsets_days: must list at least one offset"))
 	}
+	if r.WindowOpensDaysBefore == 0 && r.GracePeriodDays == 0 {
+		errs = append(errs, errors.New("window_opens_days_before and grace_period_days: both 0 leave no day to meet the requirements"))
+	}
 	seen := map[int]bool{}
 	for _, o := range r.OffsetsDays {
+		if o > r.GracePeriodDays && o <= MaxOffsetMagnitude {
+			errs = append(errs, fmt.Errorf("offsets_days: %+d is after the grace period ends (grace_period_days = %d): that reminder could never be sent (R13)", o, r.GracePeriodDays))
+		}
 		if o < -MaxOffsetMagnitude || o > MaxOffsetMagnitude {
 			errs = append(errs, fmt.Errorf("offsets_days: %d is out of range -%d..%d", o, MaxOffsetMagnitude, MaxOffsetMagnitude))
 		}

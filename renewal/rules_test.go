@@ -272,6 +272,9 @@ func TestRulesValidate(t *testing.T) {
 		func(r *Rules) { r.GracePeriodDays = -1 },
 		func(r *Rules) { r.WindowOpensDaysBefore = 1000 },
 		func(r *Rules) { r.ProgramStart = Date{} },
+		func(r *Rules) { r.OffsetsDays = []int{-30, 45} },                                                  // after the grace period ends
+		func(r *Rules) { r.GracePeriodDays = 0 },                                                           // the +30 reminder too
+		func(r *Rules) { r.WindowOpensDaysBefore, r.GracePeriodDays, r.OffsetsDays = 0, 0, []int{-30, 0} }, // no day at all
 	} {
 		r := DefaultRules()
 		mut(&r)

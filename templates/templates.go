@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	texttemplate "text/template"
+	"unicode/utf8"
 )
 
 //go:embed files/*.tmpl
@@ -151,7 +152,23 @@ func (k *kind) subjectLine(data any) (string, error) {
 	if err := k.subject.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("render subject: %w", err)
 	}
-	return strings.Join(strings.Fields(b.String()), " "), nil
+	return capSubject(strings.Join(strings.Fields(b.String()), " ")), nil
+}
+
+// MaxSubjectBytes caps a rendered subject so that "Subject: " and it stay within RFC 5322's 998
+// octets a line, whatever the template and the data.
+const MaxSubjectBytes = 998 - len("Subject: ")
+
+// capSubject cuts s to MaxSubjectBytes at a character boundary, marking the cut with an ellipsis.
+func capSubject(s string) string {
+	if len(s) <= MaxSubjectBytes {
+		return s
+	}
+	cut := MaxSubjectBytes - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // Render renders a single reminder's subject, then its text and HTML bodies; setSubject, when not

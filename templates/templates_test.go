@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestOverrideFromDirectory(t *testing.T) {
@@ -46,5 +47,18 @@ func TestMissingFieldIsAnError(t *testing.T) {
 func TestMissingFolderIsAnError(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "nope")); err == nil {
 		t.Error("a missing templates folder was accepted")
+	}
+}
+
+func TestSubjectIsCapped(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, SubjectFile), []byte(`{{.Name}}{{.Name}}{{.Name}}`), 0o600)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Subject(map[string]string{"Name": strings.Repeat("é", 400)})
+	if err != nil || len(got) > MaxSubjectBytes || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
+		t.Errorf("subject of %d bytes, valid %v: %v", len(got), utf8.ValidString(got), err)
 	}
 }

@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
+	"github.com/renewald/renewald/notify"
+	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/templates"
 )
 
@@ -24,7 +28,11 @@ func (m *Main) cmdConfig(_ context.Context, args []string) error {
 	if _, err := cfg.Catalog(); err != nil {
 		return asUsage(err)
 	}
-	if _, err := templates.Load(cfg.Mail.TemplatesDir); err != nil {
+	tmpl, err := templates.Load(cfg.Mail.TemplatesDir)
+	if err != nil {
+		return asUsage(fmt.Errorf("mail.templates_dir: %w", err))
+	}
+	if err := m.renderSamples(cfg, tmpl); err != nil {
 		return asUsage(fmt.Errorf("mail.templates_dir: %w", err))
 	}
 	if cfg.Mail.Transport == "smtp" || cfg.Mail.Transport == "graph" {
@@ -52,5 +60,50 @@ func (m *Main) cmdVersion(_ context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "renewald %s\n", version)
+	return nil
+}
+
+// renderSamples renders, with the configured templates, a sample reminder on every day of a renewal
+// that a reminder can go out on (each offset, and the last day of grace) and a digest of two, so a
+// template that parses but cannot render (a misspelt field) is found by config check, not at 06:00.
+func (m *Main) renderSamples(cfg Config, tmpl *templates.Set) error {
+	cat, err := cfg.Catalog()
+	if err != nil {
+		return err
+	}
+	from, err := parseAddress(cfg.Mail.From)
+	if err != nil {
+		return fmt.Errorf("mail.from: %w", err)
+	}
+	rules := cfg.Rules()
+	r := &notify.Renderer{Templates: tmpl, Catalog: cat, Rules: rules, From: from, Location: cfg.Location(),
+		PartnerCenterURL: cfg.Mail.PartnerCenterURL}
+	spec := cat.Specializations()[0]
+	attained := renewal.NewDate(2021, 6, 10)
+	rn, ok := rules.Renewal(attained, spec.Validation, 6)
+	if !ok {
+		return nil // the programme starts after the sample's anniversary: nothing to try
+	}
+	sample := func(offset int) renewal.Reminder {
+		return renewal.Reminder{OutboxID: 1, PartnerID: "0000000", PartnerName: "Sample Partner", Specialization: spec.Name,
+			AttainedOn: attained, Milestone: renewal.Milestone{Renewal: rn, Offset: offset, DueOn: rn.Anniversary.AddDays(offset)},
+			Recipient: "admin@example.com", RecipientName: "Sample Admin", MessageID: "<sample@renewald.invalid>"}
+	}
+	days := append(slices.Clone(rules.OffsetsDays), rules.GracePeriodDays)
+	var rems []renewal.Reminder
+	for _, o := range days {
+		rem := sample(o)
+		at := rem.Milestone.DueOn.Time(cfg.Location()).Add(6 * time.Hour)
+		if _, err := r.Render(rem, at); err != nil {
+			return fmt.Errorf("a sample reminder sent %+d days from the anniversary: %w", o, err)
+		}
+		rems = append(rems, rem)
+	}
+	if len(rems) >= 2 {
+		rems[1].Milestone.DueOn = rems[0].Milestone.DueOn
+		if _, err := r.RenderDigest(rems[:2], rems[0].Milestone.DueOn.Time(cfg.Location()).Add(6*time.Hour)); err != nil {
+			return fmt.Errorf("a sample digest: %w", err)
+		}
+	}
 	return nil
 }

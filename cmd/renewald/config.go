@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/scheduler"
+	"github.com/renewald/renewald/web"
 )
 
 // Config is the whole configuration file (DESIGN.md §5). Every key has a default.
@@ -118,7 +120,8 @@ type GraphConfig struct {
 
 // MetricsConfig is [metrics].
 type MetricsConfig struct {
-	Listen string `toml:"listen"`
+	Listen      string `toml:"listen"`
+	AllowRemote bool   `toml:"allow_remote"` // serve on a non-loopback address (no authentication)
 }
 
 // tomlDate is a TOML local date (program_start = 2023-02-01); a quoted "2023-02-01" is accepted too.
@@ -367,8 +370,15 @@ func (c Config) Validate() error {
 		errs = append(errs, m.Graph.validate()...)
 	}
 	if c.Metrics.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+		host, port, err := net.SplitHostPort(c.Metrics.Listen)
+		p, perr := strconv.Atoi(port)
+		switch {
+		case err != nil:
 			bad("metrics.listen", fmt.Sprintf("%q", c.Metrics.Listen), "want host:port")
+		case perr != nil || p < 0 || p > 65535:
+			bad("metrics.listen", fmt.Sprintf("%q", c.Metrics.Listen), "the port must be a number 0..65535")
+		case !c.Metrics.AllowRemote && !web.IsLoopback(c.Metrics.Listen):
+			bad("metrics.listen", fmt.Sprintf("%q", c.Metrics.Listen), fmt.Sprintf("%q is not a loopback address: /metrics and /healthz have no authentication; set [metrics] allow_remote = true to serve them there anyway", host))
 		}
 	}
 	errs = append(errs, c.Web.validate()...)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,6 +64,10 @@ func TestConfigErrors(t *testing.T) {
 		{"token_url in plain http", "[mail.smtp]\nauth = \"xoauth2\"\nusername = \"r@example.com\"\n[mail.smtp.oauth2]\nclient_id = \"x\"\ntoken_url = \"http://login.example.com/t\"\n", "mail.smtp.oauth2.token_url"},
 		{"empty scopes", "[mail.smtp]\nauth = \"xoauth2\"\nusername = \"r@example.com\"\n[mail.smtp.oauth2]\nclient_id = \"x\"\ntoken_url = \"https://login.example.com/t\"\nscopes = []\n", "mail.smtp.oauth2.scopes"},
 		{"unknown oauth2 key", "[mail.smtp.oauth2]\ntenant = \"x\"\n", "unknown key mail.smtp.oauth2.tenant"},
+		{"metrics off loopback", "[metrics]\nlisten = \"0.0.0.0:9464\"\n", "metrics.listen"},
+		{"metrics bad port", "[metrics]\nlisten = \"127.0.0.1:99999\"\n", "metrics.listen"},
+		{"from domain not a host name", "[mail]\nfrom = \"r@exa_mple.com\"\n", "mail.from"},
+		{"offset after the grace period", "[renewal]\noffsets_days = [-30, 45]\n", "renewal.offsets_days"},
 		{"negative give_up_after_hours", "[mail]\ngive_up_after_hours = -1\n", "mail.give_up_after_hours"},
 		{"a message slower than half a lease", "[mail]\nrate_per_second = 0.01\nlease_seconds = 120\n", "mail.lease_seconds"},
 		{"max_per_minute slower than half a lease", "[mail]\nmax_per_minute = 1\nlease_seconds = 60\n", "mail.lease_seconds"},
@@ -157,5 +162,26 @@ func TestMailFromRefusesInvisibleCharactersAndGoesOutAsIDNA(t *testing.T) {
 	a, err := parseAddress(cfg.Mail.From)
 	if err != nil || a.Address != "renewals@xn--bcher-kva.example" {
 		t.Errorf("from = %v, %v; want the IDNA domain", a, err)
+	}
+}
+
+// TestConfigCheckRendersEveryStage: a template that parses but cannot render (a misspelt field) is
+// refused by config check, naming mail.templates_dir, rather than failing the first tick; metrics
+// off loopback pass with allow_remote.
+func TestConfigCheckRendersEveryStage(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "body.txt.tmpl"), []byte("Hello {{.RecipientNmae}}\n"), 0o600)
+	e := newEnv(t, fmt.Sprintf("[mail]\ntemplates_dir = %q\n", dir))
+	// newEnv wrote a [mail] table already: merge the key into it.
+	body, _ := os.ReadFile(e.cfg)
+	cfg := strings.Replace(string(body), fmt.Sprintf("[mail]\ntemplates_dir = %q\n", dir), "", 1)
+	cfg = strings.Replace(cfg, "[mail]\n", fmt.Sprintf("[mail]\ntemplates_dir = %q\n", dir), 1)
+	os.WriteFile(e.cfg, []byte(cfg), 0o600)
+	if code, _, errs := e.run("config", "check"); code != 2 || !strings.Contains(errs, "mail.templates_dir") || !strings.Contains(errs, "RecipientNmae") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+	ok := newEnv(t, "[metrics]\nlisten = \"0.0.0.0:9464\"\nallow_remote = true\n")
+	if code, _, errs := ok.run("config", "check"); code != 0 {
+		t.Errorf("allow_remote: exit %d %s", code, errs)
 	}
 }

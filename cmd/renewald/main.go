@@ -314,5 +314,27 @@ func parseAddress(s string) (*mail.Address, error) {
 	if a.Address, err = importer.ASCIIDomain(a.Address); err != nil {
 		return nil, err
 	}
+	if domain := a.Address[strings.LastIndexByte(a.Address, '@')+1:]; !validHostName(domain) {
+		return nil, fmt.Errorf("%q: the domain %q is not a host name (letters, digits and hyphens in dot-separated labels)", s, domain)
+	}
 	return a, nil
+}
+
+// validHostName reports whether s is a DNS host name: labels of 1 to 63 letters, digits and hyphens,
+// not starting or ending with a hyphen, at most 253 characters in all.
+func validHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
