@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -80,31 +79,9 @@ type Filter struct {
 	Limit     int
 }
 
-// List returns the rows matching f, by due date then id.
+// List returns the rows matching f, by due date then id (at most f.Limit when it is set).
 func (s *DB) List(ctx context.Context, f Filter) ([]OutboxRow, error) {
-	var where []string
-	var args []any
-	if f.Status != "" {
-		where, args = append(where, "o.status = ?"), append(args, f.Status)
-	}
-	if f.PartnerID != "" {
-		where, args = append(where, "e.partner_id = ?"), append(args, f.PartnerID)
-	}
-	if !f.DueFrom.IsZero() {
-		where, args = append(where, "o.due_on >= ?"), append(args, f.DueFrom.String())
-	}
-	if !f.DueTo.IsZero() {
-		where, args = append(where, "o.due_on <= ?"), append(args, f.DueTo.String())
-	}
-	q := "SELECT " + rowColumns + rowFrom
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY o.due_on, o.id"
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
+	q, args := listQuery(f, Cursor{}, f.Limit)
 	rows := []OutboxRow{}
 	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)

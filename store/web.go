@@ -53,8 +53,11 @@ func listQuery(f Filter, c Cursor, limit int) (string, []any) {
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY o.due_on, o.id LIMIT ?"
-	return q, append(args, limit)
+	q += " ORDER BY o.due_on, o.id"
+	if limit <= 0 {
+		return q, args // no limit
+	}
+	return q + " LIMIT ?", append(args, limit)
 }
 
 // CountStatus returns the number of outbox rows in one status (an index search).
