@@ -191,8 +191,8 @@ func (r *Renderer) mime(rem renewal.Reminder, messageID string, out templates.Re
 // messageIDDomain is the domain of the From address, for Message-IDs ("renewald.invalid" without one).
 func (r *Renderer) messageIDDomain() string {
 	if r.From != nil {
-		if i := strings.LastIndexByte(r.From.Address, '@'); i >= 0 {
-			return r.From.Address[i+1:]
+		if d := AddressDomain(r.From.Address); d != "" {
+			return d
 		}
 	}
 	return "renewald.invalid"

@@ -178,7 +178,7 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	switch cfg.TLS {
 	case "starttls", "tls":
 	case "none":
-		if !isLoopback(cfg.Host) {
+		if !IsLoopbackHost(cfg.Host) {
 			return nil, fmt.Errorf("smtp: tls = \"none\" is only allowed to a loopback host, not %q", cfg.Host)
 		}
 	default:
@@ -247,12 +247,25 @@ func (t *SMTP) TokenFetches() int {
 	return t.tokens.Fetches()
 }
 
-func isLoopback(host string) bool {
+// IsLoopbackHost reports whether host names this machine's loopback interface: localhost, 127.0.0.0/8
+// or ::1. The one check of "loopback" for the SMTP transport, the configuration, the metrics and the
+// status pages.
+func IsLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// AddressDomain returns the domain of an email address ("" without an @): Message-IDs, calendar
+// UIDs and file names end in the domain of mail.from.
+func AddressDomain(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return addr[i+1:]
 }
 
 // client returns a go-mail client that dials and speaks TLS as configured; authentication is done

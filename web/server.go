@@ -237,11 +237,7 @@ func IsLoopback(listen string) bool {
 	if err != nil || host == "" {
 		return false
 	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return notify.IsLoopbackHost(host)
 }
 
 // Serve listens on addr and serves h until ctx ends, over TLS when certFile and keyFile are set. Off

@@ -131,13 +131,9 @@ func demoData(today renewal.Date) []byte {
 		return p
 	}
 	for _, e := range placed {
-		ann := today.AddDays(-e.offset)
-		y, mo, d := ann.Year()-e.yearsHeld, ann.Month(), ann.Day()
-		if mo == 2 && d == 29 && !renewal.IsLeap(y) {
-			d = 28
-		}
+		attained := renewal.Anniversary(today.AddDays(-e.offset), -e.yearsHeld) // R2's 29 February rule, backwards
 		p := get(e.partner, e.name)
-		p.Specializations = append(p.Specializations, spec{e.spec, renewal.NewDate(y, mo, d).String(), "active"})
+		p.Specializations = append(p.Specializations, spec{e.spec, attained.String(), "active"})
 	}
 	get("5550005", "Woodgrove Bank").Specializations = []spec{{"Information Protection and Governance", "2024-02-29", "active"}}
 	byID["5550003"].Scores = []map[string]any{{"designation": "Solutions Partner for Security",

@@ -72,7 +72,7 @@ func (m *Main) cmdMail(ctx context.Context, args []string) error {
 		}
 	}
 	now := m.Now()
-	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
+	domain := notify.AddressDomain(from.Address)
 	msgID := fmt.Sprintf("renewald-test.%s@%s", strconv.FormatInt(now.UnixNano(), 36), domain)
 	env, err := notify.TestEnvelope(from, replyTo, rcpt, msgID, now)
 	if err != nil {

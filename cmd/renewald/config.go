@@ -329,7 +329,7 @@ func (c Config) Validate() error {
 		switch s.TLS {
 		case "starttls", "tls":
 		case "none":
-			if !isLoopbackHost(s.Host) {
+			if !notify.IsLoopbackHost(s.Host) {
 				bad("mail.smtp.tls", `"none"`, fmt.Sprintf("only allowed to a loopback host, not %q", s.Host))
 			}
 		default:
@@ -448,7 +448,7 @@ func checkURL(s string, loopbackHTTP bool) error {
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && loopbackHTTP && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && loopbackHTTP && notify.IsLoopbackHost(u.Hostname()):
 	default:
 		return errors.New("want an https URL")
 	}
@@ -474,15 +474,6 @@ func validHostname(s string) bool {
 		}
 	}
 	return true
-}
-
-// isLoopbackHost reports whether host names this machine's loopback interface.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // validate checks [mail.graph] for transport = "graph"; the secret and certificate files are read

@@ -20,6 +20,7 @@ import (
 	_ "time/tzdata" // time zones even on hosts without a zoneinfo database
 
 	"github.com/renewald/renewald/importer"
+	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/store"
 )
 
@@ -314,7 +315,7 @@ func parseAddress(s string) (*mail.Address, error) {
 	if a.Address, err = importer.ASCIIDomain(a.Address); err != nil {
 		return nil, err
 	}
-	if domain := a.Address[strings.LastIndexByte(a.Address, '@')+1:]; !validHostName(domain) {
+	if domain := notify.AddressDomain(a.Address); !validHostName(domain) {
 		return nil, fmt.Errorf("%q: the domain %q is not a host name (letters, digits and hyphens in dot-separated labels)", s, domain)
 	}
 	return a, nil

@@ -76,7 +76,7 @@ func (m *Main) newAppWith(ctx context.Context, cfg Config, open func(context.Con
 	}
 	rules := cfg.Rules()
 	roles := renewal.NewRoleMatcher(cfg.Renewal.RecipientRoles)
-	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
+	domain := notify.AddressDomain(from.Address)
 	a := &app{
 		cfg: cfg, db: db, catalog: cat, rules: rules, roles: roles,
 		outbox: &store.Outbox{DB: db, RoleKeys: roles.Keys(), Lease: time.Duration(cfg.Mail.LeaseSeconds) * time.Second,
