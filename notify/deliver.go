@@ -29,8 +29,9 @@ type Outbox interface {
 	MarkRetry(ctx context.Context, id int64, now, next time.Time, reason string) error
 	MarkFailed(ctx context.Context, id int64, now time.Time, reason string) error
 	Release(ctx context.Context, id int64, now time.Time) error
-	// Renew extends the lease of claimed rows still waiting in the batch (a batch longer than a lease).
-	Renew(ctx context.Context, ids []int64, now time.Time) error
+	// Renew extends the lease of claimed rows still waiting in the batch (a batch longer than a lease)
+	// and returns the ids among them whose claim another delivery has taken since.
+	Renew(ctx context.Context, ids []int64, now time.Time) (lost []int64, err error)
 	// Suppress puts an address the server reported as not existing on the suppression list: later
 	// rows to it end suppressed at claim time without contacting the server.
 	Suppress(ctx context.Context, address, reply string, now time.Time) error
@@ -353,27 +354,66 @@ func (d *Deliverer) render(unit []renewal.Reminder) rendered {
 }
 
 // sendBatch renders the batch in one goroutine while it sends and marks in this one, so both cores
-// work: rendering costs about as much as sending.
-func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *Stats) error {
+// work: rendering costs about as much as sending. Whatever way it returns, what it claimed and did not
+// attempt goes back to pending.
+func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *Stats) (err error) {
 	// Marks must land even when ctx is cancelled mid-batch.
 	markCtx := context.WithoutCancel(ctx)
-	sess, err := d.Transport.Open(ctx)
-	if err != nil {
-		se := classify(err)
+	units := d.units(rems)
+	sess, oerr := d.Transport.Open(ctx)
+	if oerr != nil {
+		se := classify(oerr)
 		d.Logger.Warn("mail transport unavailable", "err", se.Reply)
-		for i, r := range rems {
-			if err := d.fail(markCtx, r, se, st); err != nil {
+		for i, u := range units {
+			if err := d.failUnit(markCtx, u, se, st); err != nil {
 				return err
 			}
 			if se.StopBatch {
-				return d.holdRest(markCtx, rems[i+1:], se, st)
+				return d.holdRest(markCtx, flatten(units[i+1:]), se, st)
 			}
 		}
 		return nil
 	}
 	defer sess.Close()
 
-	units := d.units(rems)
+	done := 0                   // units attempted or given up on
+	dropped := map[int64]bool{} // rows another delivery holds now: not ours to send or release
+	defer func() {
+		// Stopped, or an error: give back what was claimed but not attempted.
+		for _, u := range units[min(done, len(units)):] {
+			var mine []renewal.Reminder
+			for _, r := range u {
+				if !dropped[r.OutboxID] {
+					mine = append(mine, r)
+				}
+			}
+			if rerr := d.release(markCtx, mine, st); rerr != nil && err == nil {
+				err = rerr
+			}
+		}
+	}()
+	// renew extends the claim on the rows not yet sent; rows whose claim is gone (another delivery
+	// took them after a lapse) are dropped from the batch, never sent by this one.
+	renewed := d.Now()
+	renew := func() error {
+		var ids []int64
+		for _, r := range keep(flatten(units[min(done, len(units)):]), dropped) {
+			ids = append(ids, r.OutboxID)
+		}
+		lost, err := d.Outbox.Renew(markCtx, ids, d.Now())
+		if err != nil {
+			return err
+		}
+		for _, id := range lost {
+			dropped[id] = true
+		}
+		if len(lost) > 0 {
+			d.Logger.Warn("claims lost to another delivery while this batch ran: those rows are left to it", "rows", len(lost))
+		}
+		renewed = d.Now()
+		return nil
+	}
+
 	stop := make(chan struct{})
 	ready := make(chan rendered, 16)
 	go func() {
@@ -388,21 +428,12 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 	}()
 	defer close(stop)
 
-	done := 0 // units attempted
-	renewed := d.Now()
 	for item := range ready {
 		if d.Lease > 0 && d.Now().Sub(renewed) >= d.Lease/3 && ctx.Err() == nil {
 			// A slow batch (rate limits, a slow server) keeps its claim on what it has not sent yet.
-			var ids []int64
-			for _, u := range units[done:] {
-				for _, r := range u {
-					ids = append(ids, r.OutboxID)
-				}
-			}
-			if err := d.Outbox.Renew(markCtx, ids, d.Now()); err != nil {
+			if err := renew(); err != nil {
 				return err
 			}
-			renewed = d.Now()
 		}
 		if ctx.Err() == nil && item.on != renewal.DateOf(d.Now(), d.Renderer.Location) {
 			item = d.render(units[done]) // rendered before midnight, sent after: word it for the send day (R12)
@@ -410,7 +441,11 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 		if ctx.Err() != nil {
 			break
 		}
-		for _, r := range item.expired {
+		if item.rems = keep(item.rems, dropped); len(item.rems) == 0 && len(keep(item.expired, dropped)) == 0 {
+			done++
+			continue
+		}
+		for _, r := range keep(item.expired, dropped) {
 			if err := markErr(d.Outbox.MarkExpired(markCtx, r.OutboxID, d.Now(), renewal.ExpiredReason(r.Milestone.GraceEnds))); err != nil {
 				return err
 			}
@@ -442,10 +477,8 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 			d.Logger.Error("cannot render reminder: a defect of renewald or its templates, not of the recipient",
 				"outbox_id", item.rems[0].OutboxID, "reminders", len(item.rems), "attempt", item.rems[0].Attempts, "err", item.err)
 			se := &SendError{Temporary: true, Reply: "render: " + item.err.Error(), Err: item.err}
-			for _, r := range item.rems {
-				if err := d.fail(markCtx, r, se, st); err != nil {
-					return err
-				}
+			if err := d.failUnit(markCtx, item.rems, se, st); err != nil {
+				return err
 			}
 			continue
 		}
@@ -455,23 +488,19 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 		if err != nil {
 			d.observeSend("error", elapsed)
 			se := classify(err)
-			for _, r := range item.rems {
-				if err := d.fail(markCtx, r, se, st); err != nil {
-					return err
-				}
+			if err := d.failUnit(markCtx, item.rems, se, st); err != nil {
+				return err
 			}
 			if se.StopBatch {
-				var rest []renewal.Reminder
-				for _, u := range units[done:] {
-					rest = append(rest, u...)
-				}
-				return d.holdRest(markCtx, rest, se, st)
+				rest := flatten(units[done:])
+				done = len(units) // held, not released
+				return d.holdRest(markCtx, keep(rest, dropped), se, st)
 			}
 			continue
 		}
 		d.observeSend("sent", elapsed)
 		d.sentOK()
-		if err := d.markSent(ctx, markCtx, item); err != nil {
+		if err := d.markSent(ctx, markCtx, item, renew); err != nil {
 			return err
 		}
 		for range item.rems {
@@ -480,20 +509,38 @@ func (d *Deliverer) sendBatch(ctx context.Context, rems []renewal.Reminder, st *
 		}
 		d.Logger.Debug("sent", "outbox_id", item.rems[0].OutboxID, "reminders", len(item.rems), "message_id", item.env.MessageID)
 	}
-	// Stopped: give back what was claimed but not attempted.
-	for _, u := range units[min(done, len(units)):] {
-		if err := d.release(markCtx, u, st); err != nil {
-			return err
+	return nil
+}
+
+// flatten lists the rows of units.
+func flatten(units [][]renewal.Reminder) []renewal.Reminder {
+	var out []renewal.Reminder
+	for _, u := range units {
+		out = append(out, u...)
+	}
+	return out
+}
+
+// keep returns the reminders not in drop.
+func keep(rems []renewal.Reminder, drop map[int64]bool) []renewal.Reminder {
+	if len(drop) == 0 {
+		return rems
+	}
+	var out []renewal.Reminder
+	for _, r := range rems {
+		if !drop[r.OutboxID] {
+			out = append(out, r)
 		}
 	}
-	return nil
+	return out
 }
 
 // markSent records a sent message: one row, or every row of a digest (with the digest's Message-ID).
 // The server has accepted it, so the mark must not be lost (a lost mark sends it again once the lease
 // runs out): it is retried, with its own growing wait, until it lands or stop ends (the process is
-// told to stop), as when a long import holds the database.
-func (d *Deliverer) markSent(stop, ctx context.Context, item rendered) error {
+// told to stop, then it gets a few more tries), as when a long import holds the database; meanwhile
+// renew keeps the claim on the rest of the batch.
+func (d *Deliverer) markSent(stop, ctx context.Context, item rendered, renew func() error) error {
 	mark := func() error {
 		if len(item.rems) == 1 {
 			return markErr(d.Outbox.MarkSent(ctx, item.rems[0].OutboxID, d.Now(), item.subject))
@@ -505,6 +552,7 @@ func (d *Deliverer) markSent(stop, ctx context.Context, item rendered) error {
 		return markErr(d.Outbox.MarkDigestSent(ctx, ids, d.Now(), item.subject, item.env.MessageID))
 	}
 	wait := 250 * time.Millisecond
+	graceTries := 3 // after a stop
 	for attempt := 1; ; attempt++ {
 		err := mark()
 		if err == nil {
@@ -514,12 +562,21 @@ func (d *Deliverer) markSent(stop, ctx context.Context, item rendered) error {
 			return nil
 		}
 		if stop.Err() != nil {
-			return fmt.Errorf("stopped before the mark of sent outbox row %d landed: %w", item.rems[0].OutboxID, err)
+			if graceTries--; graceTries < 0 {
+				return fmt.Errorf("stopped before the mark of sent outbox row %d landed: %w", item.rems[0].OutboxID, err)
+			}
 		}
 		d.Logger.Warn("cannot mark a sent message yet; retrying until it lands", "outbox_id", item.rems[0].OutboxID,
 			"attempt", attempt, "retry_in", wait, "err", err)
-		if d.sleep(stop, wait) != nil {
-			continue // one last try, then the stop is reported
+		if stop.Err() != nil {
+			time.Sleep(wait) // the process is stopping: a short, bounded grace for the mark
+		} else if d.sleep(stop, wait) != nil {
+			continue
+		}
+		if d.Lease > 0 {
+			if err := renew(); err != nil {
+				d.Logger.Warn("cannot renew the batch's claims either", "err", err)
+			}
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
@@ -548,11 +605,13 @@ func (d *Deliverer) observeOutcome(outcome string) {
 	}
 }
 
-// fail marks a failed attempt: back to pending with backoff when temporary and attempts remain,
-// failed otherwise. A failure that stops the batch puts the deliverer on hold; one that says nothing
-// about the message (NoAttempt) gives its attempt back and is logged as an error, once per batch.
-func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError, st *Stats) error {
+// failUnit marks a failed attempt of one message — a reminder, or every row of a digest, decided
+// once for the message so its rows stay together: back to pending with backoff when temporary and
+// attempts remain, failed otherwise. A failure that stops the batch puts the deliverer on hold; one
+// that says nothing about the message (NoAttempt) gives its attempt back and is logged as an error.
+func (d *Deliverer) failUnit(ctx context.Context, rems []renewal.Reminder, se *SendError, st *Stats) error {
 	now := d.Now()
+	r := rems[0] // the message's attempts and first attempt: the rows of a digest are claimed together
 	if se.Kind != "" {
 		if o, ok := d.Observer.(TransportErrorObserver); ok {
 			o.TransportError(se.Kind)
@@ -564,18 +623,26 @@ func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError,
 			d.Observer.RenderFailed()
 		}
 		d.Logger.Error("mail service refused a request of ours: a defect of renewald, not of the recipient",
-			"outbox_id", r.OutboxID, "attempt", r.Attempts, "err", se.Reply)
+			"outbox_id", r.OutboxID, "reminders", len(rems), "attempt", r.Attempts, "err", se.Reply)
 	}
 	var until time.Time
 	if se.StopBatch || se.NoAttempt {
 		until = d.setHold(now, se, r.Attempts)
 	}
+	each := func(outcome string, mark func(id int64) error) error {
+		for _, x := range rems {
+			if err := markErr(mark(x.OutboxID)); err != nil {
+				return err
+			}
+			d.observeOutcome(outcome)
+		}
+		return nil
+	}
 	if se.NoAttempt {
 		d.Logger.Error("mail transport refused: its configuration is wrong, not the recipient; the batch stays pending, no attempt counted",
-			"outbox_id", r.OutboxID, "next_attempt_at", until.UTC().Format(time.RFC3339), "err", se.Reply)
-		st.Retried++
-		d.observeOutcome(OutcomeRetried)
-		return markErr(d.Outbox.Defer(ctx, r.OutboxID, now, until, se.Reply))
+			"outbox_id", r.OutboxID, "reminders", len(rems), "next_attempt_at", until.UTC().Format(time.RFC3339), "err", se.Reply)
+		st.Retried += len(rems)
+		return each(OutcomeRetried, func(id int64) error { return d.Outbox.Defer(ctx, id, now, until, se.Reply) })
 	}
 	// A temporary failure gives up only when the attempts are spent and the first one is older than
 	// GiveUpAfter: a relay down over a weekend must not lose reminders.
@@ -587,11 +654,10 @@ func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError,
 		if se.RetryAfter.After(next) {
 			next = se.RetryAfter
 		}
-		d.Logger.Info("temporary delivery failure; will retry", "outbox_id", r.OutboxID, "attempt", r.Attempts,
+		d.Logger.Info("temporary delivery failure; will retry", "outbox_id", r.OutboxID, "reminders", len(rems), "attempt", r.Attempts,
 			"next_attempt_at", next.UTC().Format(time.RFC3339), "err", se.Reply)
-		st.Retried++
-		d.observeOutcome(OutcomeRetried)
-		return markErr(d.Outbox.MarkRetry(ctx, r.OutboxID, now, next, se.Reply))
+		st.Retried += len(rems)
+		return each(OutcomeRetried, func(id int64) error { return d.Outbox.MarkRetry(ctx, id, now, next, se.Reply) })
 	}
 	reason := se.Reply
 	if se.Temporary {
@@ -603,10 +669,9 @@ func (d *Deliverer) fail(ctx context.Context, r renewal.Reminder, se *SendError,
 		}
 		d.Logger.Warn("the server says the mailbox does not exist: address suppressed", "outbox_id", r.OutboxID, "err", se.Reply)
 	}
-	d.Logger.Warn("delivery failed", "outbox_id", r.OutboxID, "attempt", r.Attempts, "err", reason)
-	st.Failed++
-	d.observeOutcome(OutcomeFailed)
-	return markErr(d.Outbox.MarkFailed(ctx, r.OutboxID, now, reason))
+	d.Logger.Warn("delivery failed", "outbox_id", r.OutboxID, "reminders", len(rems), "attempt", r.Attempts, "err", reason)
+	st.Failed += len(rems)
+	return each(OutcomeFailed, func(id int64) error { return d.Outbox.MarkFailed(ctx, id, now, reason) })
 }
 
 // holdRest gives the unsent rest of a stopped batch back to pending until the hold ends, with their

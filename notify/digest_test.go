@@ -248,3 +248,37 @@ func decode(r io.Reader, enc string) io.Reader {
 	}
 	return r
 }
+
+// TestDigestStaysTogetherAfterAFailure: a 451 on a digest puts all its rows back with one retry
+// time, and the retry goes out as one digest again (not as its rows one by one).
+func TestDigestStaysTogetherAfterAFailure(t *testing.T) {
+	f, per := digestFixture(t, 4) // d4 has 4 reminders
+	first := true
+	f.srv.SetDecide(func(rcpt string, _ int) smtptest.Fault {
+		if strings.Contains(rcpt, "d4@") && first {
+			first = false
+			return smtptest.Temp451
+		}
+		return smtptest.OK
+	})
+	if _, err := f.d.Deliver(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusPending})
+	if len(rows) != per["d4@p.example"] {
+		t.Fatalf("%d rows pending, want d4's %d", len(rows), per["d4@p.example"])
+	}
+	for _, r := range rows {
+		if *r.NextAttemptAt != *rows[0].NextAttemptAt {
+			t.Errorf("row %d retries at %s, row %d at %s: the digest splits", r.ID, *r.NextAttemptAt, rows[0].ID, *rows[0].NextAttemptAt)
+		}
+	}
+	f.clock.Add(7 * time.Hour)
+	before := f.srv.Count()
+	if st, err := f.d.Deliver(ctx); err != nil || st.Sent != 4 {
+		t.Fatalf("retry %+v %v", st, err)
+	}
+	if got := f.srv.Count() - before; got != 1 {
+		t.Errorf("the retry sent %d messages to d4, want one digest", got)
+	}
+}

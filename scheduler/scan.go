@@ -231,15 +231,17 @@ func (s *Scanner) recheckNoRecipients(ctx context.Context, today renewal.Date, n
 		for _, rc := range rcpts[r.PartnerID] {
 			items = append(items, s.item(r.EnrollmentID, m, rc.Email, renewal.RecipientTag(rc.Email), store.StatusPending))
 		}
-		ids = append(ids, r.ID)
+		if len(rcpts[r.PartnerID]) > 0 { // recipients gone again since the first query: leave the record
+			ids = append(ids, r.ID)
+		}
 	}
-	es, err := s.DB.Enqueue(ctx, items, now, renewal.Date{})
+	es, err := s.DB.EnqueueCovering(ctx, items, ids, now, "recipients added since: the reminder was queued to them")
 	if err != nil {
 		return err
 	}
 	st.EnqueueStats.Add(es)
 	s.Logger.Info("partners without recipients have some now: their reminders are queued", "records", len(ids), "queued", es.Queued)
-	return s.DB.MarkCovered(ctx, ids, now, "recipients added since: the reminder was queued to them")
+	return nil
 }
 
 // Arrival returns the reminders that an enrollment arriving on today has already missed: those of

@@ -19,9 +19,11 @@ var copyTables = []struct {
 	{"enrollments", "id, partner_id, specialization, attained_on, anniversary_md, status, arriving", "id"},
 	{"capability_scores", "partner_id, designation, enterprise, smb", "partner_id, designation"},
 	{"outbox", "id, enrollment_id, anniversary_on, renewal_year, manual_validation, offset_days, due_on, recipient, " +
-		"status, attempts, next_attempt_at, lease_until, last_error, subject, message_id, created_at, updated_at, sent_at, claim_token", "id"},
+		"status, attempts, next_attempt_at, lease_until, last_error, subject, message_id, created_at, updated_at, sent_at, claim_token, " +
+		"first_attempt_at", "id"},
 	{"scan_state", "id, last_scanned_on", "id"},
 	{"renewal_outcomes", "enrollment_id, anniversary_on, outcome, renewed_on, recorded_at", "enrollment_id, anniversary_on"},
+	{"suppressions", "address, reply, suppressed_at", "address"},
 }
 
 // CopyStats counts the rows a copy wrote, per table.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/renewald/renewald/renewal"
@@ -50,21 +49,4 @@ func (s *DB) NoRecipientsNowCovered(ctx context.Context, openFrom renewal.Date, 
 		return nil, fmt.Errorf("no_recipients now covered: %w", err)
 	}
 	return out, nil
-}
-
-// MarkCovered records no_recipients records whose reminders were queued to the partner's new
-// recipients: they become superseded with reason.
-func (s *DB) MarkCovered(ctx context.Context, ids []int64, now time.Time, reason string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	q, args, err := sqlx.In(`UPDATE outbox SET status = 'superseded', last_error = ?, updated_at = ?
-		WHERE status = 'no_recipients' AND id IN (?)`, reason, formatTime(now), ids)
-	if err != nil {
-		return fmt.Errorf("mark covered: %w", err)
-	}
-	if _, err := s.db.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("mark covered: %w", err)
-	}
-	return nil
 }

@@ -533,23 +533,28 @@ func (o *Outbox) MarkSent(ctx context.Context, id int64, now time.Time, subject 
 }
 
 // Renew extends the lease of claimed rows still waiting in a batch to now plus the lease, so that a
-// batch that takes longer than one lease is not claimed again by another delivery while it runs. Rows
-// no longer sending are left alone.
-func (o *Outbox) Renew(ctx context.Context, ids []int64, now time.Time) error {
+// batch that takes longer than one lease is not claimed again by another delivery while it runs. It
+// returns the rows no longer under this Outbox's claim (another delivery took them after a lapse).
+func (o *Outbox) Renew(ctx context.Context, ids []int64, now time.Time) (lost []int64, err error) {
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
 	st, err := o.prepared(ctx, `UPDATE outbox SET lease_until = ?, updated_at = ?`+markWhere)
 	if err != nil {
-		return fmt.Errorf("renew lease: %w", err)
+		return nil, fmt.Errorf("renew lease: %w", err)
 	}
 	lease, ts := formatTime(now.Add(o.Lease)), formatTime(now)
 	for _, id := range ids {
-		if _, err := st.ExecContext(ctx, lease, ts, id, o.token(id)); err != nil {
-			return fmt.Errorf("renew lease of outbox row %d: %w", id, err)
+		r, err := st.ExecContext(ctx, lease, ts, id, o.token(id))
+		if err != nil {
+			return lost, fmt.Errorf("renew lease of outbox row %d: %w", id, err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			o.release(id) // another delivery holds it now
+			lost = append(lost, id)
 		}
 	}
-	return nil
+	return lost, nil
 }
 
 // MarkDigestSent records the rows of one digest as sent, in one transaction, each with the digest's

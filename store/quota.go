@@ -41,11 +41,11 @@ func (o *Outbox) CountSentSince(ctx context.Context, since, now time.Time) (int,
 // many rows it deferred.
 func (o *Outbox) DeferDue(ctx context.Context, now, until time.Time, reason string) (int, error) {
 	ts := formatTime(now)
-	r, err := o.DB.db.ExecContext(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,
-		lease_until = NULL, updated_at = ?
-		WHERE (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?))
-		   OR (status = 'sending' AND lease_until <= ?)`,
-		formatTime(until), reason, ts, ts, ts)
+	// Only pending rows: a row left sending under a lapsed lease may be in flight at a slow deliverer
+	// whose mark must still land; the next claim takes it back if it was abandoned.
+	r, err := o.DB.db.ExecContext(ctx, `UPDATE outbox SET next_attempt_at = ?, last_error = ?, updated_at = ?
+		WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND due_on <= ?`,
+		formatTime(until), reason, ts, ts, now.UTC().Format("2006-01-02"))
 	if err != nil {
 		return 0, fmt.Errorf("defer due rows to %s: %w", formatTime(until), err)
 	}

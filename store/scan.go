@@ -139,16 +139,32 @@ func (a *EnqueueStats) Add(b EnqueueStats) {
 // (R11). When scannedThrough is not zero, the scan state is advanced to it in the same transaction.
 // Items of one enrollment should be adjacent: each run of them costs one read of its outbox rows.
 func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time, scannedThrough renewal.Date) (EnqueueStats, error) {
-	return s.enqueue(ctx, items, nil, now, scannedThrough)
+	return s.enqueue(ctx, items, nil, now, scannedThrough, nil)
 }
 
 // EnqueueArrived is Enqueue for the reminders of arriving enrollments (R14): in the same
 // transaction it records the enrollments arrived as seen, so no later scan treats them as new.
 func (s *DB) EnqueueArrived(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time) (EnqueueStats, error) {
-	return s.enqueue(ctx, items, arrived, now, renewal.Date{})
+	return s.enqueue(ctx, items, arrived, now, renewal.Date{}, nil)
 }
 
-func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time, scannedThrough renewal.Date) (EnqueueStats, error) {
+// EnqueueCovering is Enqueue for reminders queued to a partner's new recipients in place of its
+// no_recipients records: in the same transaction those records become superseded with reason, so a
+// record is never marked without its reminders queued (or queued twice by a later scan).
+func (s *DB) EnqueueCovering(ctx context.Context, items []OutboxItem, covered []int64, now time.Time, reason string) (EnqueueStats, error) {
+	return s.enqueue(ctx, items, nil, now, renewal.Date{}, func(tx *rebindTx) error {
+		q, args, err := sqlx.In(`UPDATE outbox SET status = 'superseded', last_error = ?, updated_at = ?
+			WHERE status = 'no_recipients' AND id IN (?)`, reason, formatTime(now), covered)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, q, args...)
+		return err
+	})
+}
+
+func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time, scannedThrough renewal.Date,
+	also func(tx *rebindTx) error) (EnqueueStats, error) {
 	var st EnqueueStats
 	ts := formatTime(now)
 	err := s.inTx(ctx, func(tx *rebindTx) error {
@@ -175,6 +191,11 @@ func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, n
 				return err
 			}
 			start = end
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return fmt.Errorf("enqueue: %w", err)
+			}
 		}
 		if len(arrived) > 0 {
 			seen, err := tx.PreparexContext(ctx, `UPDATE enrollments SET arriving = 0 WHERE id = ?`)

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -535,5 +536,35 @@ func TestOldestWaiting(t *testing.T) {
 	}
 	if since, _, _ := db.OldestWaiting(ctx); !since.Equal(claimAt) {
 		t.Errorf("since %s, want the first claim at %s", since, claimAt)
+	}
+}
+
+// TestCopyTablesCoverTheSchema: the SQLite → PostgreSQL copy names every table and every column of
+// the schema, so a later migration cannot be left out of it (a missed table is data lost on moving).
+func TestCopyTablesCoverTheSchema(t *testing.T) {
+	db := MustOpenDB(t)
+	var tables []string
+	if err := db.db.Select(&tables, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations' ORDER BY name`); err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]string{}
+	for _, ct := range copyTables {
+		listed[ct.name] = ct.columns
+	}
+	for _, tb := range tables {
+		cols, ok := listed[tb]
+		if !ok {
+			t.Errorf("table %s is not copied", tb)
+			continue
+		}
+		var names []string
+		if err := db.db.Select(&names, `SELECT name FROM pragma_table_info(?)`, tb); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range names {
+			if !slices.Contains(strings.Split(strings.ReplaceAll(cols, " ", ""), ","), c) {
+				t.Errorf("column %s.%s is not copied", tb, c)
+			}
+		}
 	}
 }

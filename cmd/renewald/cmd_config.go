@@ -63,9 +63,11 @@ func (m *Main) cmdVersion(_ context.Context, args []string) error {
 	return nil
 }
 
-// renderSamples renders, with the configured templates, a sample reminder on every day of a renewal
-// that a reminder can go out on (each offset, and the last day of grace) and a digest of two, so a
-// template that parses but cannot render (a misspelt field) is found by config check, not at 06:00.
+// renderSamples renders, with the configured templates, sample reminders on every day of a renewal
+// that a reminder can go out on (each offset, and the last day of grace), for a specialization of each
+// manual validation kind, in an odd and an even renewal year, without scores, at risk, qualified and
+// partly scored, and a digest, so a template that parses but cannot render (a misspelt field in any
+// branch) is found by config check, not at 06:00.
 func (m *Main) renderSamples(cfg Config, tmpl *templates.Set) error {
 	cat, err := cfg.Catalog()
 	if err != nil {
@@ -78,31 +80,61 @@ func (m *Main) renderSamples(cfg Config, tmpl *templates.Set) error {
 	rules := cfg.Rules()
 	r := &notify.Renderer{Templates: tmpl, Catalog: cat, Rules: rules, From: from, Location: cfg.Location(),
 		PartnerCenterURL: cfg.Mail.PartnerCenterURL}
-	spec := cat.Specializations()[0]
-	attained := renewal.NewDate(2021, 6, 10)
-	rn, ok := rules.Renewal(attained, spec.Validation, 6)
-	if !ok {
-		return nil // the programme starts after the sample's anniversary: nothing to try
-	}
-	sample := func(offset int) renewal.Reminder {
-		return renewal.Reminder{OutboxID: 1, PartnerID: "0000000", PartnerName: "Sample Partner", Specialization: spec.Name,
-			AttainedOn: attained, Milestone: renewal.Milestone{Renewal: rn, Offset: offset, DueOn: rn.Anniversary.AddDays(offset)},
-			Recipient: "admin@example.com", RecipientName: "Sample Admin", MessageID: "<sample@renewald.invalid>"}
-	}
-	days := append(slices.Clone(rules.OffsetsDays), rules.GracePeriodDays)
-	var rems []renewal.Reminder
-	for _, o := range days {
-		rem := sample(o)
-		at := rem.Milestone.DueOn.Time(cfg.Location()).Add(6 * time.Hour)
-		if _, err := r.Render(rem, at); err != nil {
-			return fmt.Errorf("a sample reminder sent %+d days from the anniversary: %w", o, err)
+	kinds := map[renewal.Validation]*renewal.Specialization{}
+	for _, sp := range cat.Specializations() {
+		if kinds[sp.Validation] == nil {
+			kinds[sp.Validation] = sp
 		}
-		rems = append(rems, rem)
 	}
-	if len(rems) >= 2 {
-		rems[1].Milestone.DueOn = rems[0].Milestone.DueOn
-		if _, err := r.RenderDigest(rems[:2], rems[0].Milestone.DueOn.Time(cfg.Location()).Add(6*time.Hour)); err != nil {
-			return fmt.Errorf("a sample digest: %w", err)
+	attained := rules.ProgramStart.AddDays(-3 * 365) // anniversaries 3.. fall in the programme
+	days := append(slices.Clone(rules.OffsetsDays), rules.GracePeriodDays)
+	for _, kind := range []renewal.Validation{renewal.ValidationAudit, renewal.ValidationCustomerReferences, renewal.ValidationNone} {
+		spec := kinds[kind]
+		if spec == nil {
+			continue
+		}
+		var scored []renewal.CapabilityScore
+		for _, dn := range spec.Designations {
+			if d, err := cat.Designation(dn); err == nil {
+				scored = append(scored, renewal.CapabilityScore{Designation: d.Name, Enterprise: map[string]int{d.Metrics[0]: 10}})
+			}
+		}
+		passing := []renewal.CapabilityScore{}
+		if len(scored) > 0 {
+			d, _ := cat.Designation(scored[0].Designation)
+			full := map[string]int{}
+			for _, mt := range d.Metrics {
+				full[mt] = 100 / len(d.Metrics)
+			}
+			passing = append(passing, renewal.CapabilityScore{Designation: d.Name, SMB: full})
+		}
+		scoreSets := [][]renewal.CapabilityScore{nil, scored, passing}
+		if len(scored) > 1 {
+			scoreSets = append(scoreSets, scored[:1])
+		}
+		for n := 3; n <= 4; n++ { // an odd and an even renewal year
+			rn, ok := rules.Renewal(attained, kind, n)
+			if !ok {
+				continue
+			}
+			for _, scores := range scoreSets {
+				var rems []renewal.Reminder
+				for _, o := range days {
+					rem := renewal.Reminder{OutboxID: 1, PartnerID: "0000000", PartnerName: "Sample Partner", Specialization: spec.Name,
+						AttainedOn: attained, Milestone: renewal.Milestone{Renewal: rn, Offset: o, DueOn: rn.Anniversary.AddDays(o)},
+						Recipient: "admin@example.com", RecipientName: "Sample Admin", MessageID: "<sample@renewald.invalid>", Scores: scores}
+					at := rem.Milestone.DueOn.Time(cfg.Location()).Add(6 * time.Hour)
+					if _, err := r.Render(rem, at); err != nil {
+						return fmt.Errorf("a sample %s reminder sent %+d days from the anniversary: %w", spec.Name, o, err)
+					}
+					rems = append(rems, rem)
+				}
+				if len(rems) >= 2 {
+					if _, err := r.RenderDigest(rems[:2], rems[0].Milestone.DueOn.Time(cfg.Location()).Add(6*time.Hour)); err != nil {
+						return fmt.Errorf("a sample digest: %w", err)
+					}
+				}
+			}
 		}
 	}
 	return nil

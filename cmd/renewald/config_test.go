@@ -180,6 +180,12 @@ func TestConfigCheckRendersEveryStage(t *testing.T) {
 	if code, _, errs := e.run("config", "check"); code != 2 || !strings.Contains(errs, "mail.templates_dir") || !strings.Contains(errs, "RecipientNmae") {
 		t.Errorf("exit %d: %s", code, errs)
 	}
+	// A misspelt field in a branch only an at-risk renewal takes is found too.
+	os.Remove(filepath.Join(dir, "body.txt.tmpl"))
+	os.WriteFile(filepath.Join(dir, "subject.tmpl"), []byte("{{if .AtRisk}}{{.AtRiskk}}{{end}}Renewal of {{.Specialization}}"), 0o600)
+	if code, _, errs := e.run("config", "check"); code != 2 || !strings.Contains(errs, "AtRiskk") {
+		t.Errorf("at-risk branch: exit %d: %s", code, errs)
+	}
 	ok := newEnv(t, "[metrics]\nlisten = \"0.0.0.0:9464\"\nallow_remote = true\n")
 	if code, _, errs := ok.run("config", "check"); code != 0 {
 		t.Errorf("allow_remote: exit %d %s", code, errs)

@@ -17,6 +17,9 @@ const dsnEnv = "RENEWALD_DATABASE_DSN"
 // else $RENEWALD_DATABASE_DSN. Errors never show it.
 func (m *Main) databaseDSN(cfg Config) (string, error) {
 	db := cfg.Database
+	if m.dsnFromEnv != "" {
+		return m.dsnFromEnv, nil // read once, then removed from the environment
+	}
 	switch {
 	case db.DSN != "":
 		return db.DSN, nil
@@ -31,7 +34,8 @@ func (m *Main) databaseDSN(cfg Config) (string, error) {
 		}
 		return dsn, nil
 	case m.Getenv(dsnEnv) != "":
-		return m.secretFromEnv(dsnEnv), nil
+		m.dsnFromEnv = m.secretFromEnv(dsnEnv)
+		return m.dsnFromEnv, nil
 	}
 	return "", asUsage(errors.New(`database.driver = "postgres": set database.dsn, database.dsn_file or ` + dsnEnv))
 }

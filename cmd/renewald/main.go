@@ -55,7 +55,9 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 	Unsetenv       func(string) error // removes a secret from the environment once read; nil: leave it
-	Now            func() time.Time
+
+	dsnFromEnv string // RENEWALD_DATABASE_DSN as read, once
+	Now        func() time.Time
 
 	configPath string
 	dbPath     string
