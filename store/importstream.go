@@ -365,11 +365,11 @@ func (w *ImportWriter) recordOutcomes() error {
 			return nil
 		}
 		for _, r := range page {
-			ann, err := renewal.ParseDate(r.Anniversary)
+			ann, err := stagedDate(r.Anniversary)
 			if err != nil {
 				return fmt.Errorf("staged outcome %d: %w", r.Ord, err)
 			}
-			on, err := renewal.ParseDate(r.RenewedOn)
+			on, err := stagedDate(r.RenewedOn)
 			if err != nil {
 				return fmt.Errorf("staged outcome %d: %w", r.Ord, err)
 			}
@@ -383,4 +383,12 @@ func (w *ImportWriter) recordOutcomes() error {
 			after = r.Ord
 		}
 	}
+}
+
+// stagedDate reads back a date staged as text ("" for the zero date).
+func stagedDate(s string) (renewal.Date, error) {
+	if s == "" {
+		return renewal.Date{}, nil
+	}
+	return renewal.ParseDate(s)
 }
