@@ -300,6 +300,21 @@ func forbidden(r rune) bool {
 
 // CheckChars refuses text that is not valid UTF-8 or holds a forbidden character, naming it.
 func CheckChars(s string) error {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+		if c < 0x20 || c == 0x7f {
+			ascii = false // a control character: named below
+			break
+		}
+	}
+	if ascii {
+		return nil // printable ASCII: the common case, checked without decoding runes
+	}
 	if !utf8.ValidString(s) {
 		return errors.New("not valid UTF-8")
 	}

@@ -24,9 +24,10 @@ type ImportOptions struct {
 var staging = []struct{ name, columns string }{
 	{"import_partners", `id TEXT PRIMARY KEY, name TEXT NOT NULL, users INTEGER NOT NULL, scores INTEGER NOT NULL,
 		existed INTEGER NOT NULL`},
+	// One row per enrollment; the partial unique index import_active holds one active enrollment per
+	// partner and specialization (R1).
 	{"import_enrollments", `partner_id TEXT NOT NULL, specialization TEXT NOT NULL, attained_on TEXT NOT NULL,
-		PRIMARY KEY (partner_id, specialization, attained_on)`},
-	{"import_active", `partner_id TEXT NOT NULL, specialization TEXT NOT NULL, PRIMARY KEY (partner_id, specialization)`},
+		active INTEGER NOT NULL, PRIMARY KEY (partner_id, specialization, attained_on)`},
 	{"import_outcomes", `ord INTEGER PRIMARY KEY, partner_id TEXT NOT NULL, specialization TEXT NOT NULL,
 		anniversary_on TEXT NOT NULL, renewed_on TEXT NOT NULL, at TEXT NOT NULL,
 		UNIQUE (partner_id, specialization, anniversary_on)`},
@@ -116,6 +117,10 @@ func (s *DB) createStaging(ctx context.Context, tx *rebindTx) error {
 			return fmt.Errorf("create %s: %w", t.name, err)
 		}
 	}
+	if _, err := tx.ExecContext(ctx, `CREATE UNIQUE INDEX import_active ON import_enrollments (partner_id, specialization)
+		WHERE active = 1`); err != nil {
+		return fmt.Errorf("create import_active: %w", err)
+	}
 	return nil
 }
 
@@ -143,9 +148,9 @@ var importStatements = map[string]string{
 	"user":          `INSERT INTO users (partner_id, email, name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 	"role": `INSERT INTO user_roles (partner_id, email, role, role_key) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-	"stageEnrollment": `INSERT INTO import_enrollments (partner_id, specialization, attained_on) VALUES (?, ?, ?)
+	"stageEnrollment": `INSERT INTO import_enrollments (partner_id, specialization, attained_on, active) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-	"stageActive": `INSERT INTO import_active (partner_id, specialization) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+	"stagedEnrollment": `SELECT count(*) FROM import_enrollments WHERE partner_id = ? AND specialization = ? AND attained_on = ?`,
 	"enrollment": `INSERT INTO enrollments (partner_id, specialization, attained_on, anniversary_md, status)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (partner_id, specialization, attained_on) DO UPDATE SET status = excluded.status
@@ -191,12 +196,10 @@ func (w *ImportWriter) Partner(id, name string, users, scores bool) (string, err
 	p := &w.last
 	if !w.known || p.id != id {
 		var staged struct {
-			Name    string `db:"name"`
-			Users   int    `db:"users"`
-			Scores  int    `db:"scores"`
-			Existed int    `db:"existed"`
+			name                   string
+			users, scores, existed int
 		}
-		err := w.st["stagedPartner"].GetContext(w.ctx, &staged, id)
+		err := w.st["stagedPartner"].QueryRowContext(w.ctx, id).Scan(&staged.name, &staged.users, &staged.scores, &staged.existed)
 		switch {
 		case err == sql.ErrNoRows:
 			n, err := w.exec("newPartner", id, name)
@@ -222,7 +225,7 @@ func (w *ImportWriter) Partner(id, name string, users, scores bool) (string, err
 		case err != nil:
 			return "", fmt.Errorf("stagedPartner: %w", err)
 		}
-		*p = stagedPartner{id: id, name: staged.Name, users: staged.Users == 1, scores: staged.Scores == 1, existed: staged.Existed == 1}
+		*p = stagedPartner{id: id, name: staged.name, users: staged.users == 1, scores: staged.scores == 1, existed: staged.existed == 1}
 		w.known = true
 	}
 	if p.name != name {
@@ -283,21 +286,16 @@ func (w *ImportWriter) User(partnerID string, u renewal.User) (bool, error) {
 // Enrollment implements importer.Sink.
 func (w *ImportWriter) Enrollment(e renewal.Enrollment) (dup, activeTaken bool, err error) {
 	attained := e.AttainedOn.String()
-	n, err := w.exec("stageEnrollment", e.PartnerID, e.Specialization, attained)
+	n, err := w.exec("stageEnrollment", e.PartnerID, e.Specialization, attained, flag(e.Status == renewal.StatusActive))
 	if err != nil {
 		return false, false, err
 	}
-	if n == 0 {
-		return true, false, nil
-	}
-	if e.Status == renewal.StatusActive {
-		n, err := w.exec("stageActive", e.PartnerID, e.Specialization)
-		if err != nil {
-			return false, false, err
+	if n == 0 { // the same enrollment given before, or another active one of the specialization
+		var same int
+		if err := w.st["stagedEnrollment"].QueryRowContext(w.ctx, e.PartnerID, e.Specialization, attained).Scan(&same); err != nil {
+			return false, false, fmt.Errorf("stagedEnrollment: %w", err)
 		}
-		if n == 0 {
-			return false, true, nil
-		}
+		return same > 0, same == 0, nil
 	}
 	if _, err := w.exec("enrollment", e.PartnerID, e.Specialization, attained, e.AttainedOn.MonthDay(), string(e.Status)); err != nil {
 		return false, false, err
