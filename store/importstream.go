@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -46,6 +47,34 @@ type ImportWriter struct {
 	ord   int64
 	last  stagedPartner // the partner of the previous row: rows of one partner usually follow each other
 	known bool          // last holds a partner
+	roles []any         // user_roles rows not yet inserted, 4 values each: inserted rolesBatch rows at a time
+}
+
+// rolesBatch is how many user_roles rows one INSERT writes: roles need no answer from the database,
+// so they go in batches, a fraction of the statements.
+const rolesBatch = 64
+
+func rolesInsert(rows int) string {
+	return `INSERT INTO user_roles (partner_id, email, role, role_key) VALUES (?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?)`, rows-1) + ` ON CONFLICT DO NOTHING`
+}
+
+// flushRoles inserts the roles held back.
+func (w *ImportWriter) flushRoles() error {
+	if len(w.roles) == 0 {
+		return nil
+	}
+	var err error
+	if len(w.roles) == 4*rolesBatch {
+		_, err = w.st["roles"].ExecContext(w.ctx, w.roles...)
+	} else {
+		_, err = w.tx.ExecContext(w.ctx, rolesInsert(len(w.roles)/4), w.roles...)
+	}
+	if err != nil {
+		return fmt.Errorf("roles: %w", err)
+	}
+	w.roles = w.roles[:0]
+	return nil
 }
 
 type stagedPartner struct {
@@ -77,6 +106,9 @@ func (s *DB) ImportStream(ctx context.Context, now time.Time, opt ImportOptions,
 		w.st = st
 		if err := fn(w); err != nil {
 			fnErr = err
+			return err
+		}
+		if err := w.flushRoles(); err != nil {
 			return err
 		}
 		if !opt.DryRun {
@@ -146,8 +178,7 @@ var importStatements = map[string]string{
 	"renamePartner": `UPDATE partners SET name = ? WHERE id = ? AND name != ?`,
 	"clearUsers":    `DELETE FROM users WHERE partner_id = ?`,
 	"user":          `INSERT INTO users (partner_id, email, name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-	"role": `INSERT INTO user_roles (partner_id, email, role, role_key) VALUES (?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`,
+	"roles":         rolesInsert(rolesBatch),
 	"stageEnrollment": `INSERT INTO import_enrollments (partner_id, specialization, attained_on, active) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 	"stagedEnrollment": `SELECT count(*) FROM import_enrollments WHERE partner_id = ? AND specialization = ? AND attained_on = ?`,
@@ -253,6 +284,9 @@ func (w *ImportWriter) clear(p *stagedPartner, users, scores bool) error {
 		return nil
 	}
 	if users {
+		if err := w.flushRoles(); err != nil {
+			return err
+		}
 		if _, err := w.exec("clearUsers", p.id); err != nil {
 			return err
 		}
@@ -275,8 +309,11 @@ func (w *ImportWriter) User(partnerID string, u renewal.User) (bool, error) {
 		return true, nil // the partner's stored users were deleted: this one came earlier in the import
 	}
 	for _, r := range u.Roles {
-		if _, err := w.exec("role", partnerID, u.Email, r, renewal.RoleKey(r)); err != nil {
-			return false, err
+		w.roles = append(w.roles, partnerID, u.Email, r, renewal.RoleKey(r))
+		if len(w.roles) == 4*rolesBatch {
+			if err := w.flushRoles(); err != nil {
+				return false, err
+			}
 		}
 	}
 	w.res.Users++
