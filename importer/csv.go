@@ -1,12 +1,13 @@
 package importer
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -16,17 +17,23 @@ var (
 	outcomesHeader = []string{"partner_id", "specialization", "anniversary_on", "outcome", "on"}
 )
 
-func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a byte-order mark from spreadsheet exports
-	r := csv.NewReader(bytes.NewReader(data))
-	r.FieldsPerRecord = -1
-	header, err := r.Read()
+// readCSV reads one CSV file row by row.
+func (r *run) readCSV(src source, br *bufio.Reader) error {
+	file := src.name
+	if b, err := br.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
+		br.Discard(3) // a byte-order mark from spreadsheet exports
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
 	if err == io.EOF {
 		return &InputError{File: file, Msg: "empty file"}
 	}
 	if err != nil {
 		return &InputError{File: file, Where: "line 1", Msg: csvMessage(err)}
 	}
+	header = slices.Clone(header)
 	for i := range header {
 		header[i] = strings.ToLower(strings.TrimSpace(header[i]))
 	}
@@ -41,8 +48,9 @@ func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
 		return &InputError{File: file, Where: "line 1", Msg: fmt.Sprintf("header %s is none of %q (users), %q[,status] (specializations) and %q (renewal outcomes)",
 			Quote(strings.Join(header, ",")), strings.Join(usersHeader, ","), strings.Join(specsHeader, ","), strings.Join(outcomesHeader, ","))}
 	}
+	im := r.im
 	for {
-		rec, err := r.Read()
+		rec, err := cr.Read()
 		if err == io.EOF {
 			return nil
 		}
@@ -50,35 +58,46 @@ func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
 			var pe *csv.ParseError
 			where := ""
 			if errors.As(err, &pe) {
-				where = fmt.Sprintf("line %d", pe.StartLine)
+				where = "line " + strconv.Itoa(pe.StartLine)
 			}
 			return &InputError{File: file, Where: where, Msg: csvMessage(err)}
 		}
-		line, _ := r.FieldPos(0)
-		where := fmt.Sprintf("line %d", line)
+		line, _ := cr.FieldPos(0)
+		where := "line " + strconv.Itoa(line)
 		if len(rec) != len(header) {
 			return &InputError{File: file, Where: where, Msg: fmt.Sprintf("%d fields, want %d", len(rec), len(header))}
 		}
-		ds.Rows++
+		r.row()
 		if outcomes {
 			// The partner and enrollment may be stored already: the store checks the anniversary.
-			if _, err := im.outcome(ds, file, where, strings.TrimSpace(rec[0]), rec[1], rec[2], rec[3], rec[4]); err != nil {
+			o, err := im.checkOutcome(file, where, strings.TrimSpace(rec[0]), rec[1], rec[2], rec[3], rec[4])
+			if err != nil {
+				return err
+			}
+			if err := r.h.outcome(file, where, o); err != nil {
 				return err
 			}
 			continue
 		}
-		e, err := ds.partner(file, where, strings.TrimSpace(rec[0]), rec[1])
+		id := strings.TrimSpace(rec[0])
+		name, err := checkPartner(file, where, id, rec[1])
 		if err != nil {
+			return err
+		}
+		if err := r.h.partner(file, where, id, name, users, false); err != nil {
 			return err
 		}
 		if users {
 			if strings.TrimSpace(rec[2]) == "" && strings.TrimSpace(rec[3]) == "" && strings.TrimSpace(rec[4]) == "" {
 				// "partner_id,partner_name,,," says the partner has no users any more: its list is
 				// replaced by what the file gives, which may be nothing.
-				e.p.UsersGiven = true
 				continue
 			}
-			if err := im.addUser(ds, e, file, where, rec[2], rec[3], strings.Split(rec[4], ";")); err != nil {
+			u, err := r.checkUser(file, where, rec[2], rec[3], strings.Split(rec[4], ";"))
+			if err != nil {
+				return err
+			}
+			if err := r.h.user(file, where, id, u); err != nil {
 				return err
 			}
 			continue
@@ -87,7 +106,11 @@ func (im Importer) readCSV(ds *Dataset, file string, data []byte) error {
 		if len(rec) == 5 {
 			status = rec[4]
 		}
-		if err := im.addEnrollment(e, file, where, rec[2], rec[3], status); err != nil {
+		e, err := im.checkEnrollment(file, where, id, rec[2], rec[3], status)
+		if err != nil {
+			return err
+		}
+		if err := r.h.enrollment(file, where, e); err != nil {
 			return err
 		}
 	}

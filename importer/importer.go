@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode"
@@ -55,7 +53,9 @@ func (e *InputError) Error() string {
 // Unwrap makes errors.Is(err, ErrInput) true.
 func (e *InputError) Unwrap() error { return ErrInput }
 
-// Dataset is the merged content of the imported files.
+// Dataset is the merged content of the imported files, held in memory: Files builds it, for callers
+// that want the rows themselves (tests, fixtures). The import command streams into the store instead
+// (Stream), so its memory does not grow with the files.
 type Dataset struct {
 	Partners []*renewal.Partner // in first-seen order
 	Warnings []string           // kept but worth a look, e.g. unknown roles; at most MaxWarnings
@@ -64,78 +64,105 @@ type Dataset struct {
 	Rows            int               // data rows read
 	Outcomes        []renewal.Outcome // recorded renewal outcomes, checked against the store's enrollments on import
 	byID            map[string]*partnerEntry
-	outcomes        map[string]string // partner|specialization|anniversary → where first seen
+	outcomes        map[string]bool // partner|specialization|anniversary
 }
 
 type partnerEntry struct {
 	p        *renewal.Partner
-	nameAt   string
-	users    map[string]string // email → where first seen
-	enrolled map[string]string // spec|date → where first seen
-	active   map[string]string // spec → where its active enrollment is (R1: at most one)
-	scores   map[string]string // designation → where first seen
+	users    map[string]bool // email
+	enrolled map[string]bool // spec|date
+	active   map[string]bool // spec (R1: at most one active enrollment)
+	scores   map[string]bool // designation
 }
 
 // Importer validates files against a catalog.
 type Importer struct {
 	Catalog *renewal.Catalog
+	// Progress, when set, is called after every data row with the number of rows read so far.
+	Progress func(rows int)
 }
 
-// Files reads and merges files; the format is chosen by extension (.json, .csv).
+// Files reads and merges files into memory; the format is chosen by extension (.json, .csv).
 func (im Importer) Files(paths ...string) (*Dataset, error) {
-	ds := &Dataset{byID: map[string]*partnerEntry{}, outcomes: map[string]string{}}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
-		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".json":
-			err = im.readJSON(ds, p, data)
-		case ".csv":
-			err = im.readCSV(ds, p, data)
-		default:
-			err = &InputError{File: p, Msg: "unknown file type (want .json or .csv)"}
-		}
-		if err != nil {
-			return nil, err
-		}
+	ds := newDataset()
+	sum, err := im.Stream(ds, paths...)
+	if err != nil {
+		return nil, err
 	}
+	ds.Rows, ds.Warnings, ds.WarningsOmitted = sum.Rows, sum.Warnings, sum.WarningsOmitted
 	return ds, nil
 }
 
-// partner returns the entry for id, checking the name agrees with earlier rows.
-func (ds *Dataset) partner(file, where, id, name string) (*partnerEntry, error) {
-	if err := checkPartnerID(id); err != nil {
-		return nil, &InputError{File: file, Where: where, Field: "partner_id", Msg: err.Error()}
-	}
-	if err := checkText(name, true); err != nil {
-		return nil, &InputError{File: file, Where: where, Field: "partner_name", Msg: err.Error()}
-	}
-	name = strings.TrimSpace(name)
-	at := file + ": " + where
-	e, ok := ds.byID[id]
-	if !ok {
-		e = &partnerEntry{p: &renewal.Partner{ID: id, Name: name}, nameAt: at,
-			users: map[string]string{}, enrolled: map[string]string{}, active: map[string]string{}, scores: map[string]string{}}
-		ds.byID[id] = e
-		ds.Partners = append(ds.Partners, e.p)
-		return e, nil
-	}
-	if e.p.Name != name {
-		return nil, &InputError{File: file, Where: where, Field: "partner_name",
-			Msg: fmt.Sprintf("partner %s is named %s here but %s at %s", id, Quote(name), Quote(e.p.Name), e.nameAt)}
-	}
-	return e, nil
+func newDataset() *Dataset {
+	return &Dataset{byID: map[string]*partnerEntry{}, outcomes: map[string]bool{}}
 }
 
-// warn records a warning, keeping at most MaxWarnings.
-func (ds *Dataset) warn(format string, args ...any) {
-	if len(ds.Warnings) >= MaxWarnings {
-		ds.WarningsOmitted++
-		return
+// Partner implements Sink.
+func (ds *Dataset) Partner(id, name string, users, scores bool) (string, error) {
+	e, ok := ds.byID[id]
+	if !ok {
+		e = &partnerEntry{p: &renewal.Partner{ID: id, Name: name},
+			users: map[string]bool{}, enrolled: map[string]bool{}, active: map[string]bool{}, scores: map[string]bool{}}
+		ds.byID[id] = e
+		ds.Partners = append(ds.Partners, e.p)
 	}
-	ds.Warnings = append(ds.Warnings, fmt.Sprintf(format, args...))
+	if e.p.Name != name {
+		return e.p.Name, nil
+	}
+	e.p.UsersGiven = e.p.UsersGiven || users
+	e.p.ScoresGiven = e.p.ScoresGiven || scores
+	return name, nil
+}
+
+// User implements Sink.
+func (ds *Dataset) User(partnerID string, u renewal.User) (bool, error) {
+	e := ds.byID[partnerID]
+	if e.users[u.Email] {
+		return true, nil
+	}
+	e.users[u.Email] = true
+	e.p.Users = append(e.p.Users, u)
+	return false, nil
+}
+
+// Enrollment implements Sink.
+func (ds *Dataset) Enrollment(en renewal.Enrollment) (dup, activeTaken bool, err error) {
+	e := ds.byID[en.PartnerID]
+	key := en.Specialization + "|" + en.AttainedOn.String()
+	if e.enrolled[key] {
+		return true, false, nil
+	}
+	if en.Status == renewal.StatusActive {
+		if e.active[en.Specialization] {
+			return false, true, nil
+		}
+		e.active[en.Specialization] = true
+	}
+	e.enrolled[key] = true
+	e.p.Enrollments = append(e.p.Enrollments, en)
+	return false, false, nil
+}
+
+// Score implements Sink.
+func (ds *Dataset) Score(partnerID string, sc renewal.CapabilityScore) (bool, error) {
+	e := ds.byID[partnerID]
+	if e.scores[sc.Designation] {
+		return true, nil
+	}
+	e.scores[sc.Designation] = true
+	e.p.Scores = append(e.p.Scores, sc)
+	return false, nil
+}
+
+// Outcome implements Sink.
+func (ds *Dataset) Outcome(o renewal.Outcome) (bool, error) {
+	key := o.PartnerID + "|" + o.Specialization + "|" + o.Anniversary.String()
+	if ds.outcomes[key] {
+		return true, nil
+	}
+	ds.outcomes[key] = true
+	ds.Outcomes = append(ds.Outcomes, o)
+	return false, nil
 }
 
 // Quote quotes a value for an error message: Go-quoted, so invisible characters show as escapes, and
@@ -154,94 +181,91 @@ func Quote(s string) string {
 	return strconv.Quote(s)
 }
 
-func (im Importer) addUser(ds *Dataset, e *partnerEntry, file, where, email, name string, roles []string) error {
+// checkPartner validates a partner id and name, returning the trimmed name.
+func checkPartner(file, where, id, name string) (string, error) {
+	if err := checkPartnerID(id); err != nil {
+		return "", &InputError{File: file, Where: where, Field: "partner_id", Msg: err.Error()}
+	}
+	if err := checkText(name, true); err != nil {
+		return "", &InputError{File: file, Where: where, Field: "partner_name", Msg: err.Error()}
+	}
+	return strings.TrimSpace(name), nil
+}
+
+// checkUser validates one user row: the address lower-cased (IDNA domain), roles trimmed and
+// de-duplicated (the first spelling kept); unknown roles are warned about and kept.
+func (r *run) checkUser(file, where, email, name string, roles []string) (renewal.User, error) {
 	addr, err := checkEmail(email)
 	if err != nil {
-		return &InputError{File: file, Where: where, Field: "email", Msg: err.Error()}
+		return renewal.User{}, &InputError{File: file, Where: where, Field: "email", Msg: err.Error()}
 	}
 	if err := checkText(name, false); err != nil {
-		return &InputError{File: file, Where: where, Field: "name", Msg: err.Error()}
-	}
-	if first, dup := e.users[addr]; dup {
-		return &InputError{File: file, Where: where, Field: "email",
-			Msg: fmt.Sprintf("duplicate user %s of partner %s (first at %s)", addr, e.p.ID, first)}
+		return renewal.User{}, &InputError{File: file, Where: where, Field: "name", Msg: err.Error()}
 	}
 	var clean []string
-	seen := map[string]bool{}
+	var seen map[string]bool
 	n := 0
-	for _, r := range roles {
-		if strings.TrimSpace(r) != "" {
+	for _, ro := range roles {
+		if strings.TrimSpace(ro) != "" {
 			n++
 		}
 	}
 	if n > MaxRolesPerUser {
-		return &InputError{File: file, Where: where, Field: "roles", Msg: fmt.Sprintf("%d roles, at most %d", n, MaxRolesPerUser)}
+		return renewal.User{}, &InputError{File: file, Where: where, Field: "roles", Msg: fmt.Sprintf("%d roles, at most %d", n, MaxRolesPerUser)}
 	}
-	for _, r := range roles {
-		r = strings.TrimSpace(r)
-		if r == "" {
+	for _, ro := range roles {
+		ro = strings.TrimSpace(ro)
+		if ro == "" {
 			continue
 		}
-		if err := checkText(r, true); err != nil {
-			return &InputError{File: file, Where: where, Field: "roles", Msg: err.Error()}
+		if err := checkText(ro, true); err != nil {
+			return renewal.User{}, &InputError{File: file, Where: where, Field: "roles", Msg: err.Error()}
 		}
-		if !renewal.KnownRole(r) {
-			ds.warn("%s: %s: roles: unknown role %s kept as is", file, where, Quote(r))
+		if !renewal.KnownRole(ro) {
+			r.warn("%s: %s: roles: unknown role %s kept as is", file, where, Quote(ro))
 		}
-		if k := renewal.RoleKey(r); !seen[k] {
+		k := renewal.RoleKey(ro)
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		if !seen[k] {
 			seen[k] = true
-			clean = append(clean, r)
+			clean = append(clean, ro)
 		}
 	}
-	e.users[addr] = file + ": " + where
-	e.p.UsersGiven = true
-	e.p.Users = append(e.p.Users, renewal.User{Email: addr, Name: strings.TrimSpace(name), Roles: clean})
-	return nil
+	return renewal.User{Email: addr, Name: strings.TrimSpace(name), Roles: clean}, nil
 }
 
-func (im Importer) addEnrollment(e *partnerEntry, file, where, spec, attained, status string) error {
+// checkEnrollment validates one enrollment of a partner.
+func (im Importer) checkEnrollment(file, where, partnerID, spec, attained, status string) (renewal.Enrollment, error) {
 	for _, f := range []struct{ name, v string }{{"specialization", spec}, {"attained_on", attained}, {"status", status}} {
 		if err := checkText(f.v, f.name != "status"); err != nil {
-			return &InputError{File: file, Where: where, Field: f.name, Msg: err.Error()}
+			return renewal.Enrollment{}, &InputError{File: file, Where: where, Field: f.name, Msg: err.Error()}
 		}
 	}
 	s, err := im.Catalog.Lookup(spec)
 	if err != nil {
-		return &InputError{File: file, Where: where, Field: "specialization", Msg: shortenEcho(err.Error(), spec)}
+		return renewal.Enrollment{}, &InputError{File: file, Where: where, Field: "specialization", Msg: shortenEcho(err.Error(), spec)}
 	}
 	d, err := renewal.ParseDate(strings.TrimSpace(attained))
 	if err != nil {
-		return &InputError{File: file, Where: where, Field: "attained_on", Msg: err.Error()}
+		return renewal.Enrollment{}, &InputError{File: file, Where: where, Field: "attained_on", Msg: err.Error()}
 	}
 	if d.Year() < 2000 || d.Year() > 2100 {
-		return &InputError{File: file, Where: where, Field: "attained_on", Msg: fmt.Sprintf("%s is outside 2000..2100", d)}
+		return renewal.Enrollment{}, &InputError{File: file, Where: where, Field: "attained_on", Msg: fmt.Sprintf("%s is outside 2000..2100", d)}
 	}
 	st := renewal.EnrollmentStatus(strings.ToLower(strings.TrimSpace(status)))
 	if st == "" {
 		st = renewal.StatusActive
 	}
 	if st != renewal.StatusActive && st != renewal.StatusRemoved {
-		return &InputError{File: file, Where: where, Field: "status", Msg: fmt.Sprintf("%s is not active or removed", Quote(status))}
+		return renewal.Enrollment{}, &InputError{File: file, Where: where, Field: "status", Msg: fmt.Sprintf("%s is not active or removed", Quote(status))}
 	}
-	key := s.Name + "|" + d.String()
-	if first, dup := e.enrolled[key]; dup {
-		return &InputError{File: file, Where: where, Field: "specialization",
-			Msg: fmt.Sprintf("duplicate enrollment %s attained %s for partner %s (first at %s)", s.Name, d, e.p.ID, first)}
-	}
-	if st == renewal.StatusActive {
-		if first, dup := e.active[s.Name]; dup {
-			return &InputError{File: file, Where: where, Field: "attained_on",
-				Msg: fmt.Sprintf("partner %s already holds %s, active from another attainment date at %s (a partner holds a specialization once; mark the old one removed)", e.p.ID, s.Name, first)}
-		}
-		e.active[s.Name] = file + ": " + where
-	}
-	e.enrolled[key] = file + ": " + where
-	e.p.Enrollments = append(e.p.Enrollments, renewal.Enrollment{PartnerID: e.p.ID, Specialization: s.Name, AttainedOn: d, Status: st})
-	return nil
+	return renewal.Enrollment{PartnerID: partnerID, Specialization: s.Name, AttainedOn: d, Status: st}, nil
 }
 
-// outcome validates one renewal outcome and adds it to the data set.
-func (im Importer) outcome(ds *Dataset, file, where, partnerID, spec, anniversary, outcome, on string) (renewal.Outcome, error) {
+// checkOutcome validates one renewal outcome.
+func (im Importer) checkOutcome(file, where, partnerID, spec, anniversary, outcome, on string) (renewal.Outcome, error) {
 	if err := checkPartnerID(partnerID); err != nil {
 		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "partner_id", Msg: err.Error()}
 	}
@@ -260,15 +284,7 @@ func (im Importer) outcome(ds *Dataset, file, where, partnerID, spec, anniversar
 	if err != nil {
 		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "on", Msg: err.Error()}
 	}
-	key := partnerID + "|" + s.Name + "|" + ann.String()
-	if first, dup := ds.outcomes[key]; dup {
-		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "anniversary_on",
-			Msg: fmt.Sprintf("duplicate outcome for %s of partner %s on %s (first at %s)", s.Name, partnerID, ann, first)}
-	}
-	ds.outcomes[key] = file + ": " + where
-	o := renewal.Outcome{PartnerID: partnerID, Specialization: s.Name, Anniversary: ann, RenewedOn: d, Where: file + ": " + where}
-	ds.Outcomes = append(ds.Outcomes, o)
-	return o, nil
+	return renewal.Outcome{PartnerID: partnerID, Specialization: s.Name, Anniversary: ann, RenewedOn: d, Where: file + ": " + where}, nil
 }
 
 // shortenEcho replaces the Go-quoted value in msg (an error of another package) by Quote(value).
@@ -284,6 +300,21 @@ func forbidden(r rune) bool {
 
 // CheckChars refuses text that is not valid UTF-8 or holds a forbidden character, naming it.
 func CheckChars(s string) error {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+		if c < 0x20 || c == 0x7f {
+			ascii = false // a control character: named below
+			break
+		}
+	}
+	if ascii {
+		return nil // printable ASCII: the common case, checked without decoding runes
+	}
 	if !utf8.ValidString(s) {
 		return errors.New("not valid UTF-8")
 	}

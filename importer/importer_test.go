@@ -118,8 +118,8 @@ func FuzzCSV(f *testing.F) {
 	f.Add([]byte(specsHead + "1,A,Finance,2023-01-01\n"))
 	f.Add([]byte(usersHead + "1,A,ada@a.example,Ada,Global admin\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ds := &Dataset{byID: map[string]*partnerEntry{}}
-		if err := im().readCSV(ds, "f.csv", data); err != nil && !errors.Is(err, ErrInput) {
+		ds := newDataset()
+		if _, err := im().stream(ds, []source{bytesSource("f.csv", data)}); err != nil && !errors.Is(err, ErrInput) {
 			t.Fatalf("non-input error: %v", err)
 		}
 	})
@@ -130,8 +130,8 @@ func FuzzJSON(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(`{"partners": [{"id": "1", "id": "2"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ds := &Dataset{byID: map[string]*partnerEntry{}}
-		err := im().readJSON(ds, "f.json", data)
+		ds := newDataset()
+		_, err := im().stream(ds, []source{bytesSource("f.json", data)})
 		if err != nil && !errors.Is(err, ErrInput) {
 			t.Fatalf("non-input error: %v", err)
 		}

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -11,10 +12,6 @@ import (
 
 	"github.com/renewald/renewald/renewal"
 )
-
-type jsonFile struct {
-	Partners []jsonPartner `json:"partners"`
-}
 
 type jsonPartner struct {
 	ID              flexString       `json:"id"`
@@ -68,104 +65,267 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (im Importer) readJSON(ds *Dataset, file string, data []byte) error {
-	if err := checkDuplicateKeys(data); err != nil {
-		return &InputError{File: file, Msg: err.Error()}
+// countingReader counts the line breaks it has read, so a line number can be worked out for the
+// decoder's position without keeping the file.
+type countingReader struct {
+	r     io.Reader
+	lines int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.lines += bytes.Count(p[:n], []byte("\n"))
+	return n, err
+}
+
+// jsonStream is a JSON file read token by token: the top-level object and the partners array by
+// the decoder's tokens, each partner decoded on its own, so memory holds one partner at a time.
+type jsonStream struct {
+	file string
+	cr   *countingReader
+	dec  *json.Decoder
+}
+
+// buffered returns what the decoder has read but not consumed.
+func (js *jsonStream) buffered() []byte {
+	b, _ := io.ReadAll(js.dec.Buffered())
+	return b
+}
+
+// line is the line of the decoder's position.
+func (js *jsonStream) line() int {
+	return js.cr.lines - bytes.Count(js.buffered(), []byte("\n")) + 1
+}
+
+func (js *jsonStream) fail(line int, format string, args ...any) error {
+	return &InputError{File: js.file, Msg: fmt.Sprintf("line %d: ", line) + fmt.Sprintf(format, args...)}
+}
+
+// tokenError describes an error of the decoder's Token at its position.
+func (js *jsonStream) tokenError(err error) error {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &InputError{File: js.file, Msg: "unexpected end of file"}
 	}
-	var doc jsonFile
-	dec := json.NewDecoder(bytes.NewReader(data))
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return js.fail(js.line(), "%s", depthMessage(se))
+	}
+	return js.fail(js.line(), "%v", err)
+}
+
+// depthMessage names nesting beyond the decoder's own limit as the importer's.
+func depthMessage(se *json.SyntaxError) string {
+	if strings.Contains(se.Error(), "exceeded max depth") {
+		return fmt.Sprintf("nested deeper than %d levels", MaxJSONDepth)
+	}
+	return se.Error()
+}
+
+func tokenKind(tok json.Token) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '{' {
+			return "object"
+		}
+		return "array"
+	case string:
+		return "string"
+	case float64, json.Number:
+		return "number"
+	case bool:
+		return "bool"
+	}
+	return "null"
+}
+
+func (r *run) readJSON(src source, br *bufio.Reader) error {
+	js := &jsonStream{file: src.name, cr: &countingReader{r: br}}
+	js.dec = json.NewDecoder(js.cr)
+	tok, err := js.dec.Token()
+	if err == io.EOF {
+		return &InputError{File: js.file, Msg: "empty file"}
+	}
+	if err != nil {
+		return js.tokenError(err)
+	}
+	if tok != json.Delim('{') {
+		return js.fail(js.line(), "want an object with a partners array, got %s", tokenKind(tok))
+	}
+	keys := map[string]bool{}
+	n := 0 // partners read
+	for js.dec.More() {
+		tok, err := js.dec.Token()
+		if err != nil {
+			return js.tokenError(err)
+		}
+		key, _ := tok.(string)
+		if keys[key] {
+			return js.fail(js.line(), "key %s appears twice in one object", Quote(key))
+		}
+		keys[key] = true
+		if !strings.EqualFold(key, "partners") {
+			return &InputError{File: js.file, Msg: "unknown field " + Quote(key)}
+		}
+		tok, err = js.dec.Token()
+		if err != nil {
+			return js.tokenError(err)
+		}
+		if tok == nil {
+			continue // "partners": null, no partners
+		}
+		if tok != json.Delim('[') {
+			return js.fail(js.line(), "partners: want an array, got %s", tokenKind(tok))
+		}
+		for js.dec.More() {
+			if err := r.jsonPartner(js, n); err != nil {
+				return err
+			}
+			n++
+		}
+		if _, err := js.dec.Token(); err != nil { // ]
+			return js.tokenError(err)
+		}
+	}
+	if _, err := js.dec.Token(); err != nil { // }
+		return js.tokenError(err)
+	}
+	if js.dec.More() {
+		return &InputError{File: js.file, Msg: "trailing data after the top-level object"}
+	}
+	return nil
+}
+
+// jsonPartner decodes and imports the next element of the partners array.
+func (r *run) jsonPartner(js *jsonStream, i int) error {
+	file := js.file
+	at := fmt.Sprintf("partners[%d]", i)
+	var raw json.RawMessage
+	if err := js.dec.Decode(&raw); err != nil {
+		var se *json.SyntaxError
+		if !errors.As(err, &se) {
+			return js.tokenError(err)
+		}
+		// Decode the element again from the decoder's buffer for the error's offset in it.
+		line := js.line()
+		b := js.buffered()
+		skip := len(b) - len(bytes.TrimLeft(b, " \t\r\n,"))
+		var again json.RawMessage
+		err := json.NewDecoder(bytes.NewReader(b[skip:])).Decode(&again)
+		if errors.As(err, &se) && se.Offset <= int64(len(b)-skip) {
+			line += bytes.Count(b[:skip+int(se.Offset)], []byte("\n"))
+		}
+		return js.fail(line, "%s", depthMessage(se))
+	}
+	startLine := func() int { return js.line() - bytes.Count(raw, []byte("\n")) }
+	if off, err := checkDuplicateKeys(raw, 2); err != nil {
+		return js.fail(startLine()+bytes.Count(raw[:off], []byte("\n")), "%v", err)
+	}
+	var jp jsonPartner
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		return &InputError{File: file, Msg: describeJSONError(data, err)}
+	if err := dec.Decode(&jp); err != nil {
+		return &InputError{File: file, Msg: describeJSONError(raw, startLine(), i, err)}
 	}
-	if dec.More() {
-		return &InputError{File: file, Msg: "trailing data after the top-level object"}
+	r.row()
+	id := strings.TrimSpace(string(jp.ID))
+	name, err := checkPartner(file, at, id, jp.Name)
+	if err != nil {
+		return err
 	}
-	for i, jp := range doc.Partners {
-		at := fmt.Sprintf("partners[%d]", i)
-		ds.Rows++
-		e, err := ds.partner(file, at, strings.TrimSpace(string(jp.ID)), jp.Name)
+	if err := r.h.partner(file, at, id, name, jp.Users != nil, jp.Scores != nil); err != nil {
+		return err
+	}
+	if jp.Users != nil {
+		for j, u := range *jp.Users {
+			where := fmt.Sprintf("%s.users[%d]", at, j)
+			user, err := r.checkUser(file, where, u.Email, u.Name, u.Roles)
+			if err != nil {
+				return err
+			}
+			if err := r.h.user(file, where, id, user); err != nil {
+				return err
+			}
+		}
+	}
+	for j, s := range jp.Specializations {
+		where := fmt.Sprintf("%s.specializations[%d]", at, j)
+		en, err := r.im.checkEnrollment(file, where, id, s.Name, s.AttainedOn, s.Status)
 		if err != nil {
 			return err
 		}
-		if jp.Users != nil {
-			e.p.UsersGiven = true
-			for j, u := range *jp.Users {
-				if err := im.addUser(ds, e, file, fmt.Sprintf("%s.users[%d]", at, j), u.Email, u.Name, u.Roles); err != nil {
-					return err
-				}
-			}
+		if err := r.h.enrollment(file, where, en); err != nil {
+			return err
 		}
-		for j, s := range jp.Specializations {
-			where := fmt.Sprintf("%s.specializations[%d]", at, j)
-			if err := im.addEnrollment(e, file, where, s.Name, s.AttainedOn, s.Status); err != nil {
+		for k, o := range s.Renewals {
+			at := fmt.Sprintf("%s.renewals[%d]", where, k)
+			out, err := r.im.checkOutcome(file, at, id, en.Specialization, o.AnniversaryOn, o.Outcome, o.On)
+			if err != nil {
 				return err
 			}
-			en := e.p.Enrollments[len(e.p.Enrollments)-1]
-			for k, o := range s.Renewals {
-				at := fmt.Sprintf("%s.renewals[%d]", where, k)
-				out, err := im.outcome(ds, file, at, e.p.ID, en.Specialization, o.AnniversaryOn, o.Outcome, o.On)
-				if err != nil {
-					return err
-				}
-				if _, ok := renewal.AnniversaryNumber(en.AttainedOn, out.Anniversary); !ok {
-					return &InputError{File: file, Where: at, Field: "anniversary_on",
-						Msg: fmt.Sprintf("%s is not an anniversary of %s attained %s", out.Anniversary, en.Specialization, en.AttainedOn)}
-				}
+			if _, ok := renewal.AnniversaryNumber(en.AttainedOn, out.Anniversary); !ok {
+				return &InputError{File: file, Where: at, Field: "anniversary_on",
+					Msg: fmt.Sprintf("%s is not an anniversary of %s attained %s", out.Anniversary, en.Specialization, en.AttainedOn)}
+			}
+			if err := r.h.outcome(file, at, out); err != nil {
+				return err
 			}
 		}
-		if jp.Scores != nil {
-			e.p.ScoresGiven = true
-			for j, sc := range *jp.Scores {
-				if err := im.addScore(e, file, fmt.Sprintf("%s.capability_scores[%d]", at, j), sc); err != nil {
-					return err
-				}
+	}
+	if jp.Scores != nil {
+		for j, sc := range *jp.Scores {
+			where := fmt.Sprintf("%s.capability_scores[%d]", at, j)
+			score, err := r.im.checkScore(file, where, sc)
+			if err != nil {
+				return err
+			}
+			if err := r.h.score(file, where, id, score); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-func (im Importer) addScore(e *partnerEntry, file, where string, sc jsonScore) error {
+// checkScore validates the capability scores of one designation.
+func (im Importer) checkScore(file, where string, sc jsonScore) (renewal.CapabilityScore, error) {
 	if err := checkText(sc.Designation, true); err != nil {
-		return &InputError{File: file, Where: where, Field: "designation", Msg: err.Error()}
+		return renewal.CapabilityScore{}, &InputError{File: file, Where: where, Field: "designation", Msg: err.Error()}
 	}
 	for field, m := range map[string]map[string]int{"enterprise": sc.Enterprise, "smb": sc.SMB} {
 		for metric := range m {
 			if err := checkText(metric, true); err != nil {
-				return &InputError{File: file, Where: where, Field: field, Msg: "metric name: " + err.Error()}
+				return renewal.CapabilityScore{}, &InputError{File: file, Where: where, Field: field, Msg: "metric name: " + err.Error()}
 			}
 		}
 	}
 	d, err := im.Catalog.Designation(sc.Designation)
 	if err != nil {
-		return &InputError{File: file, Where: where, Field: "designation", Msg: shortenEcho(err.Error(), sc.Designation)}
-	}
-	if first, dup := e.scores[d.Name]; dup {
-		return &InputError{File: file, Where: where, Field: "designation", Msg: fmt.Sprintf("duplicate scores for %s (first at %s)", d.Name, first)}
+		return renewal.CapabilityScore{}, &InputError{File: file, Where: where, Field: "designation", Msg: shortenEcho(err.Error(), sc.Designation)}
 	}
 	for field, m := range map[string]map[string]int{"enterprise": sc.Enterprise, "smb": sc.SMB} {
 		if err := renewal.CheckMetrics(d, m); err != nil {
-			return &InputError{File: file, Where: where, Field: field, Msg: err.Error()}
+			return renewal.CapabilityScore{}, &InputError{File: file, Where: where, Field: field, Msg: err.Error()}
 		}
 	}
-	e.scores[d.Name] = file + ": " + where
-	e.p.Scores = append(e.p.Scores, renewal.CapabilityScore{Designation: d.Name, Enterprise: sc.Enterprise, SMB: sc.SMB})
-	return nil
+	return renewal.CapabilityScore{Designation: d.Name, Enterprise: sc.Enterprise, SMB: sc.SMB}, nil
 }
 
-// describeJSONError turns a decoding error into one line with the line number and field.
-func describeJSONError(data []byte, err error) string {
+// describeJSONError turns the decoding error of partner i, which starts on line startLine, into one
+// line with the line number and field.
+func describeJSONError(raw []byte, startLine, i int, err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		return fmt.Sprintf("line %d: %v", lineOf(data, se.Offset), se)
+		return fmt.Sprintf("line %d: %v", startLine+lineOf(raw, se.Offset)-1, se)
 	case errors.As(err, &te):
-		return fmt.Sprintf("line %d: %s: want %s, got %s", lineOf(data, te.Offset), te.Field, te.Type, te.Value)
-	case errors.Is(err, io.EOF):
-		return "empty file"
-	case errors.Is(err, io.ErrUnexpectedEOF):
+		field := fmt.Sprintf("partners.%d", i)
+		if te.Field != "" {
+			field += "." + te.Field
+		}
+		return fmt.Sprintf("line %d: %s: want %s, got %s", startLine+lineOf(raw, te.Offset)-1, field, te.Type, te.Value)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "unexpected end of file"
 	}
 	msg := err.Error()
@@ -181,13 +341,17 @@ func lineOf(data []byte, offset int64) int {
 	if offset > int64(len(data)) {
 		offset = int64(len(data))
 	}
+	if offset < 0 {
+		offset = 0
+	}
 	return bytes.Count(data[:offset], []byte("\n")) + 1
 }
 
-// checkDuplicateKeys walks the JSON tokens and fails on an object key given twice, which
-// encoding/json would otherwise resolve silently to the last value, and on nesting deeper than
-// MaxJSONDepth (so a file of nested objects costs no more than its size).
-func checkDuplicateKeys(data []byte) error {
+// checkDuplicateKeys walks the JSON tokens of one value nested depth levels deep and fails on an
+// object key given twice, which encoding/json would otherwise resolve silently to the last value,
+// and on nesting deeper than MaxJSONDepth (so a file of nested objects costs no more than its
+// size). It returns the offset in data where it failed.
+func checkDuplicateKeys(data []byte, depth int) (int, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {
 		keys   map[string]bool
@@ -198,10 +362,10 @@ func checkDuplicateKeys(data []byte) error {
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
-			return nil
+			return 0, nil
 		}
 		if err != nil {
-			return nil // syntax errors are reported by the real decode, with a line
+			return 0, nil // syntax errors are reported by the real decode, with a line
 		}
 		var top *frame
 		if len(stack) > 0 {
@@ -210,15 +374,15 @@ func checkDuplicateKeys(data []byte) error {
 		if top != nil && top.object && top.expect {
 			if k, ok := tok.(string); ok {
 				if top.keys[k] {
-					return fmt.Errorf("line %d: key %s appears twice in one object", lineOf(data, dec.InputOffset()), Quote(k))
+					return int(dec.InputOffset()), fmt.Errorf("key %s appears twice in one object", Quote(k))
 				}
 				top.keys[k] = true
 				top.expect = false
 				continue
 			}
 		}
-		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') && len(stack) >= MaxJSONDepth {
-			return fmt.Errorf("line %d: nested deeper than %d levels", lineOf(data, dec.InputOffset()), MaxJSONDepth)
+		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') && depth+len(stack) >= MaxJSONDepth {
+			return int(dec.InputOffset()), fmt.Errorf("nested deeper than %d levels", MaxJSONDepth)
 		}
 		switch tok {
 		case json.Delim('{'):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak RSS of the real binary, measured with /usr/bin/time: import and a daily tick over TICK_N
-# generated enrollments (default 1,000,000), a one-year backfill over BACKFILL_N (default 100,000),
+# generated enrollments (default 1,000,000), import and a one-year backfill over BACKFILL_N (default 100,000),
 # and the idle daemon on the BACKFILL_N data 20 s after its catch-up tick.
 # Usage: scripts/bench-rss.sh [TICK_N] [BACKFILL_N]
 set -euo pipefail
@@ -29,7 +29,7 @@ echo "tick over $tick_n (no delivery): $(rss "${R[@]}" tick --as-of 2025-06-15 -
 rm -rf "$d"
 d=$(dataset "$backfill_n")
 R=("$work/renewald" --config "$d/config.toml")
-"${R[@]}" import "$d/users.csv" "$d/specializations.csv" >/dev/null 2>&1
+echo "import of $backfill_n enrollments:   $(rss "${R[@]}" import "$d/users.csv" "$d/specializations.csv")"
 cp "$d/r.db" "$d/idle.db"   # for the idle daemon: the data, without the backfill's outbox
 echo "backfill of 2025 over $backfill_n: $(rss "${R[@]}" backfill --from 2025-01-01 --to 2025-12-31)"
 "${R[@]}" --db "$d/idle.db" run 2>"$work/daemon.log" &

@@ -27,112 +27,53 @@ type ImportResult struct {
 // Import upserts partners in one transaction: partner names, the users of partners whose user list
 // was given (replacing the stored list), enrollments keyed on (partner, specialization, attained_on),
 // and capability scores. Removing an enrollment cancels its pending reminders. On any error nothing is
-// written.
+// written. It is ImportStream fed from memory: rows that contradict each other (a user or an
+// enrollment given twice, two active enrollments of one specialization) are an error.
 //
 // Outcomes are recorded after the partners, in the same transaction: each must name an anniversary
 // of a stored enrollment (else an OutcomeError, errors.Is ErrInput), and cancels that anniversary's
 // reminders still waiting.
 func (s *DB) Import(ctx context.Context, partners []*renewal.Partner, now time.Time, outcomes ...renewal.Outcome) (ImportResult, error) {
-	var res ImportResult
-	ts := formatTime(now)
-	err := s.inTx(ctx, func(tx *rebindTx) error {
-		stmts, err := prepareAll(ctx, tx, map[string]string{
-			"partner": `INSERT INTO partners (id, name) VALUES (?, ?)
-				ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE partners.name != excluded.name`,
-			"clearUsers": `DELETE FROM users WHERE partner_id = ?`,
-			"user":       `INSERT INTO users (partner_id, email, name) VALUES (?, ?, ?)`,
-			"role": `INSERT INTO user_roles (partner_id, email, role, role_key) VALUES (?, ?, ?, ?)
-				ON CONFLICT DO NOTHING`,
-			"enrollment": `INSERT INTO enrollments (partner_id, specialization, attained_on, anniversary_md, status)
-				VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (partner_id, specialization, attained_on) DO UPDATE SET status = excluded.status
-				WHERE enrollments.status != excluded.status`,
-			"cancel": `UPDATE outbox SET status = 'cancelled', last_error = 'enrollment removed', updated_at = ?
-				WHERE status = 'pending' AND enrollment_id =
-				(SELECT id FROM enrollments WHERE partner_id = ? AND specialization = ? AND attained_on = ?)`,
-			// R1: a partner holds a specialization once. An active enrollment with another attainment
-			// date replaces the one stored: that one is removed and its waiting reminders cancelled.
-			"replace": `UPDATE enrollments SET status = 'removed'
-				WHERE partner_id = ? AND specialization = ? AND attained_on != ? AND status = 'active' RETURNING id, attained_on`,
-			"cancelReplaced": `UPDATE outbox SET status = 'cancelled', last_error = ?, updated_at = ?
-				WHERE enrollment_id = ? AND status IN ('pending', 'no_recipients')`,
-			"clearScores": `DELETE FROM capability_scores WHERE partner_id = ?`,
-			"score":       `INSERT INTO capability_scores (partner_id, designation, enterprise, smb) VALUES (?, ?, ?, ?)`,
-		})
-		if err != nil {
-			return err
-		}
-		defer closeAll(stmts)
+	return s.ImportStream(ctx, now, ImportOptions{}, func(w *ImportWriter) error {
 		for _, p := range partners {
-			if _, err := stmts["partner"].ExecContext(ctx, p.ID, p.Name); err != nil {
-				return fmt.Errorf("partner %s: %w", p.ID, err)
+			if first, err := w.Partner(p.ID, p.Name, p.UsersGiven, p.ScoresGiven); err != nil {
+				return fmt.Errorf("import: partner %s: %w", p.ID, err)
+			} else if first != p.Name {
+				return fmt.Errorf("import: partner %s is named %q and %q", p.ID, first, p.Name)
 			}
-			res.Partners++
-			if p.UsersGiven {
-				if _, err := stmts["clearUsers"].ExecContext(ctx, p.ID); err != nil {
-					return fmt.Errorf("partner %s: users: %w", p.ID, err)
-				}
-				for _, u := range p.Users {
-					if _, err := stmts["user"].ExecContext(ctx, p.ID, u.Email, u.Name); err != nil {
-						return fmt.Errorf("partner %s: user %s: %w", p.ID, u.Email, err)
-					}
-					for _, r := range u.Roles {
-						if _, err := stmts["role"].ExecContext(ctx, p.ID, u.Email, r, renewal.RoleKey(r)); err != nil {
-							return fmt.Errorf("partner %s: user %s: role: %w", p.ID, u.Email, err)
-						}
-					}
-					res.Users++
+			for _, u := range p.Users {
+				if dup, err := w.User(p.ID, u); err != nil || dup {
+					return importConflict(err, "partner %s: user %s given twice", p.ID, u.Email)
 				}
 			}
 			for _, e := range p.Enrollments {
-				if _, err := stmts["enrollment"].ExecContext(ctx, p.ID, e.Specialization, e.AttainedOn.String(),
-					e.AttainedOn.MonthDay(), string(e.Status)); err != nil {
-					return fmt.Errorf("partner %s: enrollment %s: %w", p.ID, e.Specialization, err)
-				}
-				res.Enrollments++
-				if e.Status == renewal.StatusActive {
-					n, c, err := replaceEnrollments(ctx, stmts, p.ID, e, ts)
-					if err != nil {
-						return err
-					}
-					res.ReplacedEnrollments += n
-					res.CancelledReminders += c
-				}
-				if e.Status == renewal.StatusRemoved {
-					res.RemovedEnrollments++
-					r, err := stmts["cancel"].ExecContext(ctx, ts, p.ID, e.Specialization, e.AttainedOn.String())
-					if err != nil {
-						return fmt.Errorf("partner %s: cancel reminders of %s: %w", p.ID, e.Specialization, err)
-					}
-					n, _ := r.RowsAffected()
-					res.CancelledReminders += int(n)
+				e.PartnerID = p.ID
+				dup, taken, err := w.Enrollment(e)
+				if err != nil || dup || taken {
+					return importConflict(err, "partner %s: enrollment %s attained %s given twice, or another active one", p.ID, e.Specialization, e.AttainedOn)
 				}
 			}
-			if p.ScoresGiven {
-				if _, err := stmts["clearScores"].ExecContext(ctx, p.ID); err != nil {
-					return fmt.Errorf("partner %s: scores: %w", p.ID, err)
-				}
-				for _, sc := range p.Scores {
-					if _, err := stmts["score"].ExecContext(ctx, p.ID, sc.Designation, metricsJSON(sc.Enterprise), metricsJSON(sc.SMB)); err != nil {
-						return fmt.Errorf("partner %s: scores %s: %w", p.ID, sc.Designation, err)
-					}
+			for _, sc := range p.Scores {
+				if dup, err := w.Score(p.ID, sc); err != nil || dup {
+					return importConflict(err, "partner %s: scores %s given twice", p.ID, sc.Designation)
 				}
 			}
 		}
 		for _, o := range outcomes {
-			n, err := recordOutcome(ctx, tx, o, ts)
-			if err != nil {
-				return err
+			if dup, err := w.Outcome(o); err != nil || dup {
+				return importConflict(err, "outcome of partner %s's %s on %s given twice", o.PartnerID, o.Specialization, o.Anniversary)
 			}
-			res.Outcomes++
-			res.RenewedCancelled += n
 		}
 		return nil
 	})
+}
+
+// importConflict is err wrapped, or else a conflict between the rows given to Import.
+func importConflict(err error, format string, args ...any) error {
 	if err != nil {
-		return ImportResult{}, fmt.Errorf("import: %w", err)
+		return fmt.Errorf("import: "+format+": %w", append(args, err)...)
 	}
-	return res, nil
+	return fmt.Errorf("import: "+format, args...)
 }
 
 // replaceEnrollments removes the partner's other active enrollments of e's specialization (R1: one

@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/store"
+
 	"go.uber.org/goleak"
 )
 
@@ -692,5 +695,34 @@ func TestPreviewOfASentRow(t *testing.T) {
 	}
 	if !strings.Contains(errs, `"command":"outbox"`) {
 		t.Errorf("the final error is not logged as JSON: %s", errs)
+	}
+}
+
+// TestUsersCSVEmptiesAPartner: importing a users row with empty user columns leaves the partner
+// without users, so its last admin stops receiving reminders.
+func TestUsersCSVEmptiesAPartner(t *testing.T) {
+	e := newEnv(t, "")
+	e.mustRun("import", fixture("partners.json"))
+	keys := renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys()
+	recipients := func() int {
+		db, err := store.Open(ctx(), filepath.Join(e.dir, "r.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		rc, err := db.Recipients(ctx(), []string{"4761234"}, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rc["4761234"])
+	}
+	if n := recipients(); n != 2 {
+		t.Fatalf("%d recipients before, want Ada and Bob", n)
+	}
+	empty := filepath.Join(e.dir, "users.csv")
+	os.WriteFile(empty, []byte("partner_id,partner_name,email,name,roles\n4761234,Contoso Ltd,,,\n"), 0o600)
+	e.mustRun("import", empty)
+	if n := recipients(); n != 0 {
+		t.Errorf("%d recipients after emptying the partner's users", n)
 	}
 }

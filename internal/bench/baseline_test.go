@@ -3,9 +3,14 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"fmt"
 	"net/url"
+	"os"
+	"strings"
 	"time"
+
+	"github.com/renewald/renewald/store"
 
 	_ "github.com/mattn/go-sqlite3" // the driver the store uses
 )
@@ -68,4 +73,89 @@ func rawInserts(ctx context.Context, db *sql.DB, rows int) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// rawImportBaseline reads the generated users and specializations CSVs into memory, then times
+// inserting their rows into a fresh store database (same tables, keys and indexes) with one prepared
+// statement per table in one transaction: partners once each, users, their roles, enrollments. No
+// validation, no upsert, no staging: the raw write rate an import is compared with.
+func rawImportBaseline(ctx context.Context, path, usersCSV, specsCSV string) (time.Duration, error) {
+	users, err := readCSV(usersCSV)
+	if err != nil {
+		return 0, err
+	}
+	specs, err := readCSV(specsCSV)
+	if err != nil {
+		return 0, err
+	}
+	s, err := store.Open(ctx, path) // creates and migrates the schema
+	if err != nil {
+		return 0, fmt.Errorf("raw import baseline: %w", err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite3", rawDSN(path)+"&_foreign_keys=1")
+	if err != nil {
+		return 0, fmt.Errorf("raw import baseline: open %s: %w", path, err)
+	}
+	defer db.Close()
+	start := time.Now()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	prep := func(q string) *sql.Stmt {
+		st, e := tx.PrepareContext(ctx, q)
+		if e != nil && err == nil {
+			err = e
+		}
+		return st
+	}
+	partner := prep(`INSERT INTO partners (id, name) VALUES (?, ?)`)
+	user := prep(`INSERT INTO users (partner_id, email, name) VALUES (?, ?, ?)`)
+	role := prep(`INSERT INTO user_roles (partner_id, email, role, role_key) VALUES (?, ?, ?, ?)`)
+	enrollment := prep(`INSERT INTO enrollments (partner_id, specialization, attained_on, anniversary_md, status) VALUES (?, ?, ?, ?, 'active')`)
+	if err != nil {
+		return 0, fmt.Errorf("raw import baseline: %w", err)
+	}
+	last := ""
+	for _, r := range users {
+		if r[0] != last {
+			if _, err := partner.ExecContext(ctx, r[0], r[1]); err != nil {
+				return 0, fmt.Errorf("raw import baseline: partner: %w", err)
+			}
+			last = r[0]
+		}
+		if _, err := user.ExecContext(ctx, r[0], r[2], r[3]); err != nil {
+			return 0, fmt.Errorf("raw import baseline: user: %w", err)
+		}
+		for _, ro := range strings.Split(r[4], ";") {
+			if _, err := role.ExecContext(ctx, r[0], r[2], ro, strings.ToLower(ro)); err != nil {
+				return 0, fmt.Errorf("raw import baseline: role: %w", err)
+			}
+		}
+	}
+	for _, r := range specs {
+		if _, err := enrollment.ExecContext(ctx, r[0], r[2], r[3], r[3][5:]); err != nil {
+			return 0, fmt.Errorf("raw import baseline: enrollment: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// readCSV reads a CSV file's data rows.
+func readCSV(path string) ([][]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rows[1:], nil
 }
