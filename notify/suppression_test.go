@@ -76,3 +76,56 @@ func TestSuppression(t *testing.T) {
 		t.Errorf("row %d is %s", u1, row.Status)
 	}
 }
+
+// TestNonASCIILocalPartNeedsSMTPUTF8: an address with a non-ASCII local part fails, with a clear
+// per-row error, at a server that does not offer SMTPUTF8 (nothing raw 8-bit reaches its envelope);
+// the others go out; a server that offers it takes it.
+func TestNonASCIILocalPartNeedsSMTPUTF8(t *testing.T) {
+	for _, offered := range []bool{false, true} {
+		f := newFixture(t, 2)
+		if offered {
+			addr := f.srv.Addr
+			f.srv.Close()
+			srv, err := smtptest.StartWith(smtptest.Options{Addr: addr, SMTPUTF8: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Close() })
+			f.srv = srv
+		}
+		p := &renewal.Partner{ID: "9", Name: "Umlaut GmbH", UsersGiven: true,
+			Users:       []renewal.User{{Email: "jürgen@p.example", Name: "Jürgen", Roles: []string{"Global admin"}}},
+			Enrollments: []renewal.Enrollment{{Specialization: "Threat Protection", AttainedOn: renewal.NewDate(2024, 2, 29), Status: renewal.StatusActive}}}
+		if _, err := f.db.Import(ctx, []*renewal.Partner{p}, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		ms := renewal.DefaultRules().Milestones(renewal.NewDate(2024, 2, 29), renewal.ValidationCustomerReferences, renewal.NewDate(2025, 12, 30), renewal.NewDate(2025, 12, 30))
+		m := ms[0]
+		var eid int64
+		rows, _ := f.db.Enrollments(ctx, "9", false, 0, 10)
+		eid = rows[0].ID
+		if _, err := f.db.Enqueue(ctx, []store.OutboxItem{{EnrollmentID: eid, Milestone: m, Recipient: "jürgen@p.example", Status: store.StatusPending,
+			MessageID: renewal.MessageID(eid, m.Anniversary, m.Offset, "jürgen@p.example", "example.com")}}, f.clock.Now(), renewal.Date{}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.d.Deliver(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed, _ := f.db.List(ctx, store.Filter{Status: store.StatusFailed})
+		if !offered {
+			if st.Sent != 2 || st.Failed != 1 || len(failed) != 1 || !strings.Contains(*failed[0].LastError, "SMTPUTF8") {
+				t.Errorf("without SMTPUTF8: %+v, failed %+v", st, failed)
+			}
+			for _, msg := range f.srv.Messages() {
+				if strings.Contains(msg.To, "jürgen") {
+					t.Error("the non-ASCII address reached the server")
+				}
+			}
+			continue
+		}
+		if st.Sent != 3 || st.Failed != 0 {
+			t.Errorf("with SMTPUTF8: %+v, failed %+v", st, failed)
+		}
+	}
+}

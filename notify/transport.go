@@ -445,6 +445,10 @@ func (s *smtpSession) Send(ctx context.Context, _ int64, env *Envelope) error {
 		return nil
 	}
 	se := classify(err)
+	var refused *SendError
+	if errors.As(err, &refused) && refused.Err == nil {
+		return se // refused before the transaction began: the session is as it was
+	}
 	if code := replyCode(err); code == 0 || code == 421 {
 		// The connection is gone or going: drop it and reconnect for the next message.
 		s.sc.Close()
@@ -459,6 +463,15 @@ func (s *smtpSession) transaction(env *Envelope) error {
 	s.reply = ""
 	if err := s.sc.UpdateDeadline(s.t.cfg.Timeout); err != nil {
 		return err
+	}
+	// An address with a non-ASCII local part can only travel with SMTPUTF8 (RFC 6531; go-mail asks for
+	// it on MAIL FROM when the server offers it). Without it, the server would get raw 8-bit bytes.
+	for _, a := range []string{env.From, env.To} {
+		if local := a[:max(strings.LastIndexByte(a, '@'), 0)]; !isASCII(local) {
+			if ok, _ := s.sc.Extension("SMTPUTF8"); !ok {
+				return &SendError{Reply: fmt.Sprintf("%s has a non-ASCII local part and %s does not offer SMTPUTF8: it cannot be sent there", a, s.addr())}
+			}
+		}
 	}
 	// go-mail's low-level client sends the path as given: RFC 5321 wants it in angle brackets, and
 	// strict relays refuse it without them (501 5.1.7).
@@ -574,3 +587,13 @@ func (f *File) Send(_ context.Context, id int64, env *Envelope) error {
 
 // Close does nothing: files are complete once written.
 func (f *File) Close() error { return nil }
+
+// isASCII reports whether s holds only 7-bit characters.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

@@ -59,6 +59,8 @@ type Options struct {
 	XOAUTH2 func(user, token string) bool
 	// RequireAuth refuses MAIL FROM before a successful AUTH (530 5.7.0).
 	RequireAuth bool
+	// SMTPUTF8 offers the SMTPUTF8 extension (addresses with non-ASCII local parts).
+	SMTPUTF8 bool
 	// Addr is the loopback address to listen on (default 127.0.0.1:0, a free port): a test restarts
 	// a server where its clients expect it.
 	Addr string
@@ -109,6 +111,7 @@ func StartWith(opts Options) (*Server, error) {
 	s.srv.AllowInsecureAuth = opts.TLS == nil
 	s.srv.TLSConfig = opts.TLS
 	s.srv.MaxMessageBytes = 10 << 20
+	s.srv.EnableSMTPUTF8 = opts.SMTPUTF8
 	s.srv.ReadTimeout = time.Minute
 	s.srv.WriteTimeout = time.Minute
 	la := l.Addr().(*net.TCPAddr)
