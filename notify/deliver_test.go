@@ -149,7 +149,7 @@ func (f *fixture) add(t *testing.T, names []string) {
 		items = append(items, store.OutboxItem{EnrollmentID: int64(i), Milestone: ms[0], Recipient: rcpt, Status: store.StatusPending,
 			MessageID: renewal.MessageID(int64(i), ms[0].Anniversary, ms[0].Offset, rcpt, "example.com")})
 	}
-	if _, err := f.db.Enqueue(ctx, items, f.clock.Now(), renewal.Date{}); err != nil {
+	if _, err := f.db.Enqueue(ctx, items, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	f.partners += len(names)

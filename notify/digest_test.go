@@ -62,7 +62,7 @@ func digestFixture(t *testing.T, n int) (*digestEnv, map[string]int) {
 				MessageID: renewal.MessageID(eid, ms[0].Anniversary, ms[0].Offset, rcpt, "example.com")})
 		}
 	}
-	if _, err := db.Enqueue(ctx, items, time.Time{}, renewal.Date{}); err != nil {
+	if _, err := db.Enqueue(ctx, items, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := smtptest.Start()

@@ -39,7 +39,7 @@ func TestSuppression(t *testing.T) {
 		items = append(items, store.OutboxItem{EnrollmentID: int64(i), Milestone: ms[0], Recipient: rcpt, Status: store.StatusPending,
 			MessageID: renewal.MessageID(int64(i), ms[0].Anniversary, ms[0].Offset, rcpt, "example.com")})
 	}
-	if _, err := f.db.Enqueue(ctx, items, f.clock.Now(), renewal.Date{}); err != nil {
+	if _, err := f.db.Enqueue(ctx, items, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Add(time.Date(2026, 1, 29, 6, 0, 0, 0, time.UTC).Sub(f.clock.Now()))
@@ -105,7 +105,7 @@ func TestNonASCIILocalPartNeedsSMTPUTF8(t *testing.T) {
 		rows, _ := f.db.Enrollments(ctx, "9", false, 0, 10)
 		eid = rows[0].ID
 		if _, err := f.db.Enqueue(ctx, []store.OutboxItem{{EnrollmentID: eid, Milestone: m, Recipient: "jürgen@p.example", Status: store.StatusPending,
-			MessageID: renewal.MessageID(eid, m.Anniversary, m.Offset, "jürgen@p.example", "example.com")}}, f.clock.Now(), renewal.Date{}); err != nil {
+			MessageID: renewal.MessageID(eid, m.Anniversary, m.Offset, "jürgen@p.example", "example.com")}}, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		st, err := f.d.Deliver(ctx)

@@ -39,9 +39,6 @@ type Scanner struct {
 	DryRunOut       io.Writer // where DryRun prints
 }
 
-// NoScanState is passed to Scan by backfills: they leave the daily scan state alone.
-var NoScanState renewal.Date
-
 // ScanStats counts a scan.
 type ScanStats struct {
 	From, To    renewal.Date
@@ -80,10 +77,25 @@ func (s *Scanner) monthDays(from, to renewal.Date) []string {
 	return out
 }
 
-// Scan queues (or records, or prints) every reminder due in [from, to]. When scannedThrough is not
-// zero the scan state is advanced to it once everything is queued. It stops between pages when ctx
-// ends; what it queued stays queued and a re-run queues nothing twice (R10).
-func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, scannedThrough renewal.Date, now time.Time) (ScanStats, error) {
+// Scan queues (or records, or prints) every reminder due in [from, to]: a backfill, which leaves the
+// daily scan state alone. It stops between pages when ctx ends; what it queued stays queued and a
+// re-run queues nothing twice (R10).
+func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, now time.Time) (ScanStats, error) {
+	return s.scan(ctx, from, to, mode, false, now)
+}
+
+// ScanDaily is the daily tick's scan of [from, to]: it queues the reminders of enrollments arriving
+// mid-window (R14) and of partners who gained a recipient, then every reminder due in the range, and
+// records the scan state through to once everything is queued. A re-run queues nothing twice (R10).
+func (s *Scanner) ScanDaily(ctx context.Context, from, to renewal.Date, now time.Time) (ScanStats, error) {
+	st, err := s.scan(ctx, from, to, Queue, true, now)
+	if err != nil {
+		return st, err
+	}
+	return st, s.DB.MarkScanned(ctx, to)
+}
+
+func (s *Scanner) scan(ctx context.Context, from, to renewal.Date, mode Mode, daily bool, now time.Time) (ScanStats, error) {
 	st := ScanStats{From: from, To: to, Dates: from.DaysUntil(to) + 1}
 	pageSize := s.PageSize
 	if pageSize <= 0 {
@@ -105,7 +117,7 @@ func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, sc
 			})
 		}
 	}
-	if mode == Queue && !scannedThrough.IsZero() {
+	if daily {
 		if err := s.arrivals(ctx, to, now, pageSize, roleKeys, kinds, &st); err != nil {
 			return st, err
 		}
@@ -142,16 +154,11 @@ func (s *Scanner) Scan(ctx context.Context, from, to renewal.Date, mode Mode, sc
 			if len(items) == 0 {
 				continue
 			}
-			es, err := s.DB.Enqueue(ctx, items, now, renewal.Date{})
+			es, err := s.DB.Enqueue(ctx, items, now)
 			if err != nil {
 				return st, err
 			}
 			st.EnqueueStats.Add(es)
-		}
-	}
-	if mode != DryRun && !scannedThrough.IsZero() {
-		if _, err := s.DB.Enqueue(ctx, nil, now, scannedThrough); err != nil {
-			return st, err
 		}
 	}
 	return st, nil

@@ -346,7 +346,7 @@ func TestCatchUpAfterOutage(t *testing.T) {
 			}
 			// A backfill of the gap then queues them, superseding per R11.
 			tk := newTicker(db, 7, io.Discard)
-			st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2025, 3, 10), renewal.NewDate(2025, 4, 11), Queue, NoScanState, time.Time{})
+			st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2025, 3, 10), renewal.NewDate(2025, 4, 11), Queue, time.Time{})
 			if err != nil || st.Queued == 0 || st.Superseded == 0 {
 				t.Fatalf("backfill %+v %v", st, err)
 			}
@@ -497,7 +497,7 @@ func TestArrivingMidWindow(t *testing.T) {
 			if _, err := db.Import(ctx, []*renewal.Partner{partner("mid", "2023-12-20")}, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
-			st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2026, 8, 1), renewal.NewDate(2026, 11, 22), RecordOnly, NoScanState, time.Time{})
+			st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2026, 8, 1), renewal.NewDate(2026, 11, 22), RecordOnly, time.Time{})
 			if err != nil || st.Skipped == 0 {
 				t.Fatalf("record-only %+v %v", st, err)
 			}
@@ -521,7 +521,7 @@ func TestFutureBackfillWaitsForDueDates(t *testing.T) {
 		today := renewal.NewDate(2026, 11, 23)
 		now = today.Time(time.UTC).Add(6 * time.Hour)
 		from, to := renewal.NewDate(2027, 5, 10), renewal.NewDate(2027, 5, 14)
-		st, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, now)
+		st, err := tk.Scanner.Scan(ctx, from, to, Queue, now)
 		if err != nil || st.Queued == 0 {
 			t.Fatalf("backfill %+v %v", st, err)
 		}
@@ -561,7 +561,7 @@ func TestBackfillIdempotentAndDryRun(t *testing.T) {
 		tk := newTicker(db, 7, io.Discard)
 		tk.Scanner.DryRunOut = &out
 		from, to := renewal.NewDate(2025, 1, 1), renewal.NewDate(2025, 12, 31)
-		dry, err := tk.Scanner.Scan(ctx, from, to, DryRun, NoScanState, time.Time{})
+		dry, err := tk.Scanner.Scan(ctx, from, to, DryRun, time.Time{})
 		if err != nil || dry.Reminders == 0 {
 			t.Fatalf("dry run %+v %v", dry, err)
 		}
@@ -571,11 +571,11 @@ func TestBackfillIdempotentAndDryRun(t *testing.T) {
 		if lines := strings.Count(out.String(), "\n"); lines != dry.Reminders {
 			t.Errorf("dry run printed %d lines for %d reminders", lines, dry.Reminders)
 		}
-		first, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, time.Time{})
+		first, err := tk.Scanner.Scan(ctx, from, to, Queue, time.Time{})
 		if err != nil || first.Queued == 0 || first.Reminders != dry.Reminders {
 			t.Fatalf("first backfill %+v (dry %d) %v", first, dry.Reminders, err)
 		}
-		second, err := tk.Scanner.Scan(ctx, from, to, Queue, NoScanState, time.Time{})
+		second, err := tk.Scanner.Scan(ctx, from, to, Queue, time.Time{})
 		if err != nil || second.Queued != 0 || second.Superseded != 0 || second.Existing != first.Reminders {
 			t.Fatalf("second backfill %+v %v", second, err)
 		}
@@ -590,7 +590,7 @@ func TestRecordOnly(t *testing.T) {
 		db := storetest.Open(t, engine)
 		everyDayDataset(t, db)
 		tk := newTicker(db, 7, io.Discard)
-		st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2024, 1, 1), renewal.NewDate(2024, 12, 31), RecordOnly, NoScanState, time.Time{})
+		st, err := tk.Scanner.Scan(ctx, renewal.NewDate(2024, 1, 1), renewal.NewDate(2024, 12, 31), RecordOnly, time.Time{})
 		if err != nil || st.Skipped == 0 || st.Queued != 0 {
 			t.Fatalf("%+v %v", st, err)
 		}
@@ -693,7 +693,7 @@ func TestNoRecipientsRecheckedWhenAnAdminArrives(t *testing.T) {
 	}
 	// A no_recipients record of a renewal long over does not count, and is not queued.
 	old := renewal.DefaultRules().Milestones(renewal.NewDate(2023, 6, 1), renewal.ValidationNone, renewal.NewDate(2024, 4, 2), renewal.NewDate(2024, 4, 2))
-	if _, err := db.Enqueue(ctx, []store.OutboxItem{{EnrollmentID: 1, Milestone: old[0], Status: store.StatusNoRecipients, MessageID: "<x@y>"}}, time.Time{}, renewal.Date{}); err != nil {
+	if _, err := db.Enqueue(ctx, []store.OutboxItem{{EnrollmentID: 1, Milestone: old[0], Status: store.StatusNoRecipients, MessageID: "<x@y>"}}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := open(); n != 0 {

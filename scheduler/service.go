@@ -119,7 +119,7 @@ func (t *Ticker) scan(ctx context.Context, asOf time.Time, today renewal.Date, r
 		}
 	}
 	if !from.After(today) {
-		st, err := t.Scanner.Scan(ctx, from, today, Queue, today, asOf)
+		st, err := t.Scanner.ScanDaily(ctx, from, today, asOf)
 		res.Scan = st
 		if err != nil {
 			return fmt.Errorf("scan %s..%s: %w", from, today, err)

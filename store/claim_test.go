@@ -101,7 +101,7 @@ func TestConcurrentClaimsTakeEachRowOnce(t *testing.T) {
 					MessageID: renewal.MessageID(e, ms[0].Anniversary, ms[0].Offset, r, "example.com")})
 			}
 		}
-		if st, err := db.Enqueue(ctx, items, t0, renewal.Date{}); err != nil || st.Queued != len(items) {
+		if st, err := db.Enqueue(ctx, items, t0); err != nil || st.Queued != len(items) {
 			t.Fatalf("enqueue: %+v %v", st, err)
 		}
 		var mu sync.Mutex

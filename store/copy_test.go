@@ -26,7 +26,10 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		items = append(items, OutboxItem{EnrollmentID: 1, Milestone: m, Recipient: "ada@contoso.example", Status: StatusPending,
 			MessageID: renewal.MessageID(1, m.Anniversary, m.Offset, "ada@contoso.example", "example.com")})
 	}
-	if _, err := src.Enqueue(ctx, items, t0, d("2026-01-20")); err != nil {
+	if _, err := src.Enqueue(ctx, items, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.MarkScanned(ctx, d("2026-01-20")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := src.RecordRenewal(ctx, renewal.Outcome{PartnerID: "4761234", Specialization: "Kubernetes on Microsoft Azure",
@@ -81,7 +84,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	}
 	m := rules.Milestones(d("2024-03-01"), renewal.ValidationNone, d("2026-01-01"), d("2026-12-31"))[0]
 	if st, err := dst.Enqueue(ctx, []OutboxItem{{EnrollmentID: active[2].ID, Milestone: m, Recipient: "ada@contoso.example", Status: StatusPending,
-		MessageID: "new"}}, t0, renewal.Date{}); err != nil || st.Queued != 1 {
+		MessageID: "new"}}, t0); err != nil || st.Queued != 1 {
 		t.Fatalf("enqueue after the copy: %+v %v", st, err)
 	}
 	if _, err := src.CopyTo(ctx, dst); !errors.Is(err, ErrNotEmpty) {

@@ -34,7 +34,7 @@ func TestRecordRenewal(t *testing.T) {
 			return out
 		}
 		// The −60 reminder of 2026-05-20 is waiting (and a no_recipients record of it).
-		if _, err := db.Enqueue(ctx, item("2026-03-21", "2026-03-21"), t0, renewal.Date{}); err != nil {
+		if _, err := db.Enqueue(ctx, item("2026-03-21", "2026-03-21"), t0); err != nil {
 			t.Fatal(err)
 		}
 		o := renewal.Outcome{PartnerID: "4761234", Specialization: "Kubernetes on Microsoft Azure", Anniversary: d("2026-05-20"), RenewedOn: d("2026-03-25")}
@@ -50,11 +50,11 @@ func TestRecordRenewal(t *testing.T) {
 		}
 		// Later scans (the −30, 0 and +30 of 2026) record them cancelled, nothing to mail; the next
 		// anniversary (2027-05-20) queues as usual.
-		st, err := db.Enqueue(ctx, item("2026-04-20", "2027-01-20"), t0, renewal.Date{})
+		st, err := db.Enqueue(ctx, item("2026-04-20", "2027-01-20"), t0)
 		if err != nil || st.Renewed != 6 || st.Queued != 1 || st.NoRecipients != 1 {
 			t.Fatalf("later scan %+v %v", st, err)
 		}
-		if again, _ := db.Enqueue(ctx, item("2026-04-20", "2027-01-20"), t0, renewal.Date{}); again.Existing != 8 || again.Renewed != 0 {
+		if again, _ := db.Enqueue(ctx, item("2026-04-20", "2027-01-20"), t0); again.Existing != 8 || again.Renewed != 0 {
 			t.Errorf("re-scan %+v: one row per key (R10)", again)
 		}
 		pending, _ := db.List(ctx, Filter{Status: StatusPending})
@@ -76,7 +76,7 @@ func TestRecordRenewal(t *testing.T) {
 		if err != nil || !removed {
 			t.Fatalf("clear: %v %v", removed, err)
 		}
-		st, err = db.Enqueue(ctx, item("2027-01-21", "2027-02-20"), t0, renewal.Date{})
+		st, err = db.Enqueue(ctx, item("2027-01-21", "2027-02-20"), t0)
 		if err != nil || st.Queued != 1 || st.Renewed != 0 {
 			t.Errorf("after clear %+v %v", st, err)
 		}

@@ -136,23 +136,34 @@ func (a *EnqueueStats) Add(b EnqueueStats) {
 // Enqueue inserts items in one transaction. A key already present is left alone (R10). A pending
 // row supersedes the same recipient's still-pending earlier reminders of the same anniversary, and
 // arrives superseded itself when a later one is already there, as after a backfill behind a tick
-// (R11). When scannedThrough is not zero, the scan state is advanced to it in the same transaction.
-// Items of one enrollment should be adjacent: each run of them costs one read of its outbox rows.
-func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time, scannedThrough renewal.Date) (EnqueueStats, error) {
-	return s.enqueue(ctx, items, nil, now, scannedThrough, nil)
+// (R11). Items of one enrollment should be adjacent: each run of them costs one read of its outbox
+// rows.
+func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time) (EnqueueStats, error) {
+	return s.enqueue(ctx, items, nil, now, nil)
+}
+
+// MarkScanned records that a daily scan covered every date through the given one; the recorded date
+// never moves back (R11: the next tick scans from the day after).
+func (s *DB) MarkScanned(ctx context.Context, through renewal.Date) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET last_scanned_on = `+s.dialect().greatest+`(scan_state.last_scanned_on, excluded.last_scanned_on)`,
+		through.String()); err != nil {
+		return fmt.Errorf("record scanned date %s: %w", through, err)
+	}
+	return nil
 }
 
 // EnqueueArrived is Enqueue for the reminders of arriving enrollments (R14): in the same
 // transaction it records the enrollments arrived as seen, so no later scan treats them as new.
 func (s *DB) EnqueueArrived(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time) (EnqueueStats, error) {
-	return s.enqueue(ctx, items, arrived, now, renewal.Date{}, nil)
+	return s.enqueue(ctx, items, arrived, now, nil)
 }
 
 // EnqueueCovering is Enqueue for reminders queued to a partner's new recipients in place of its
 // no_recipients records: in the same transaction those records become superseded with reason, so a
 // record is never marked without its reminders queued (or queued twice by a later scan).
 func (s *DB) EnqueueCovering(ctx context.Context, items []OutboxItem, covered []int64, now time.Time, reason string) (EnqueueStats, error) {
-	return s.enqueue(ctx, items, nil, now, renewal.Date{}, func(tx *rebindTx) error {
+	return s.enqueue(ctx, items, nil, now, func(tx *rebindTx) error {
 		q, args, err := sqlx.In(`UPDATE outbox SET status = 'superseded', last_error = ?, updated_at = ?
 			WHERE status = 'no_recipients' AND id IN (?)`, reason, formatTime(now), covered)
 		if err != nil {
@@ -163,7 +174,7 @@ func (s *DB) EnqueueCovering(ctx context.Context, items []OutboxItem, covered []
 	})
 }
 
-func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time, scannedThrough renewal.Date,
+func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time,
 	also func(tx *rebindTx) error) (EnqueueStats, error) {
 	var st EnqueueStats
 	ts := formatTime(now)
@@ -207,13 +218,6 @@ func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, n
 				if _, err := seen.ExecContext(ctx, id); err != nil {
 					return fmt.Errorf("record arrival of enrollment %d: %w", id, err)
 				}
-			}
-		}
-		if !scannedThrough.IsZero() {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)
-				ON CONFLICT (id) DO UPDATE SET last_scanned_on = `+s.dialect().greatest+`(scan_state.last_scanned_on, excluded.last_scanned_on)`,
-				scannedThrough.String()); err != nil {
-				return fmt.Errorf("record scanned date: %w", err)
 			}
 		}
 		return nil

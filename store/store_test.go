@@ -174,7 +174,7 @@ func enqueueSample(t *testing.T, db *DB) OutboxItem {
 	ms := renewal.DefaultRules().Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-01-20"), d("2026-01-20"))
 	it := OutboxItem{EnrollmentID: 1, Milestone: ms[0], Recipient: "ada@contoso.example", Status: StatusPending,
 		MessageID: renewal.MessageID(1, ms[0].Anniversary, ms[0].Offset, "ada@contoso.example", "example.com")}
-	st, err := db.Enqueue(ctx, []OutboxItem{it}, t0, renewal.Date{})
+	st, err := db.Enqueue(ctx, []OutboxItem{it}, t0)
 	if err != nil || st.Queued != 1 {
 		t.Fatalf("enqueue: %+v %v", st, err)
 	}
@@ -191,7 +191,7 @@ func TestEnqueueIsIdempotent(t *testing.T) {
 		noRcpt := it
 		noRcpt.Recipient, noRcpt.Status = "", StatusNoRecipients
 		for i := 0; i < 2; i++ {
-			st, err := db.Enqueue(ctx, []OutboxItem{it, noRcpt}, t0, renewal.Date{})
+			st, err := db.Enqueue(ctx, []OutboxItem{it, noRcpt}, t0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -228,7 +228,10 @@ func TestEnqueueSupersedesPending(t *testing.T) {
 		first := enqueueSample(t, db) // -120
 		ms := renewal.DefaultRules().Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-02-19"), d("2026-02-19"))
 		later := OutboxItem{EnrollmentID: 1, Milestone: ms[0], Recipient: first.Recipient, Status: StatusPending, MessageID: "<m2@x>"}
-		st, err := db.Enqueue(ctx, []OutboxItem{later}, t0, d("2026-02-19"))
+		st, err := db.Enqueue(ctx, []OutboxItem{later}, t0)
+		if err == nil {
+			err = db.MarkScanned(ctx, d("2026-02-19"))
+		}
 		if err != nil || st.Queued != 1 || st.Superseded != 1 {
 			t.Fatalf("%+v %v", st, err)
 		}
@@ -241,7 +244,7 @@ func TestEnqueueSupersedesPending(t *testing.T) {
 			t.Errorf("last scanned %s %v %v", last, ok, err)
 		}
 		// The scan state never moves back.
-		if _, err := db.Enqueue(ctx, nil, t0, d("2026-01-01")); err != nil {
+		if err := db.MarkScanned(ctx, d("2026-01-01")); err != nil {
 			t.Fatal(err)
 		}
 		if last, _, _ := db.LastScanned(ctx); last != d("2026-02-19") {
@@ -373,7 +376,7 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 			t.Fatal(err)
 		}
 		ms := rules.Milestones(d("2023-05-20"), renewal.ValidationAudit, d("2026-02-19"), d("2026-02-19"))
-		if _, err := db.Enqueue(ctx, []OutboxItem{{EnrollmentID: 1, Milestone: ms[0], Recipient: "ada@contoso.example", Status: StatusPending, MessageID: "<x@y>"}}, t0, renewal.Date{}); err != nil {
+		if _, err := db.Enqueue(ctx, []OutboxItem{{EnrollmentID: 1, Milestone: ms[0], Recipient: "ada@contoso.example", Status: StatusPending, MessageID: "<x@y>"}}, t0); err != nil {
 			t.Fatal(err)
 		}
 		if got, _, _, _ := ob.Claim(ctx, t0.AddDate(0, 0, 30), d("2026-02-19"), 10, rules); len(got) != 0 {
@@ -433,7 +436,7 @@ func TestClaimNothingEarlyNothingStale(t *testing.T) {
 		enqueue := func(t *testing.T, db *DB, m renewal.Milestone) {
 			it := OutboxItem{EnrollmentID: 1, Milestone: m, Recipient: "ada@contoso.example", Status: StatusPending,
 				MessageID: renewal.MessageID(1, m.Anniversary, m.Offset, "ada@contoso.example", "example.com")}
-			if st, err := db.Enqueue(ctx, []OutboxItem{it}, t0, renewal.Date{}); err != nil || st.Queued != 1 {
+			if st, err := db.Enqueue(ctx, []OutboxItem{it}, t0); err != nil || st.Queued != 1 {
 				t.Fatalf("enqueue %+v %v", st, err)
 			}
 		}

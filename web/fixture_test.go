@@ -115,7 +115,10 @@ func newFixture(t testing.TB) *fixture {
 	ob := &store.Outbox{DB: db, RoleKeys: roles.Keys(), Lease: 5 * time.Minute}
 	f := &fixture{db: db, outbox: ob}
 	for _, batch := range [][]store.OutboxItem{items, later} {
-		if _, err := db.Enqueue(ctx, batch, fixtureNow, d("2026-05-01")); err != nil {
+		if _, err := db.Enqueue(ctx, batch, fixtureNow); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.MarkScanned(ctx, d("2026-05-01")); err != nil {
 			t.Fatal(err)
 		}
 		claimed, _, _, err := ob.Claim(ctx, fixtureNow, d("2026-05-01"), 10000, rules)

@@ -47,7 +47,7 @@ func (m *Main) cmdBackfill(ctx context.Context, args []string) error {
 		if mode == scheduler.DryRun {
 			fmt.Fprintln(m.Stdout, "DUE\tOFFSET\tSTATUS\tPARTNER\tSPECIALIZATION\tANNIVERSARY\tRECIPIENT")
 		}
-		st, err := a.scanner.Scan(ctx, from.Date, to.Date, mode, scheduler.NoScanState, m.Now())
+		st, err := a.scanner.Scan(ctx, from.Date, to.Date, mode, m.Now())
 		if err != nil {
 			return err
 		}

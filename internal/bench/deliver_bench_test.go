@@ -39,7 +39,7 @@ func queueReminders(tb testing.TB, db *store.DB, n int) {
 		items[i] = store.OutboxItem{EnrollmentID: int64(i + 1), Milestone: ms[0], Recipient: rcpt, Status: store.StatusPending,
 			MessageID: renewal.MessageID(int64(i+1), ms[0].Anniversary, ms[0].Offset, rcpt, "example.com")}
 	}
-	if _, err := db.Enqueue(ctx, items, time.Now(), renewal.Date{}); err != nil {
+	if _, err := db.Enqueue(ctx, items, time.Now()); err != nil {
 		tb.Fatal(err)
 	}
 }

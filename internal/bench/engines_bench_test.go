@@ -57,13 +57,13 @@ func BenchmarkEngines(b *testing.B) {
 				db := loadedOn(b, engine, n)
 				s := scanner(db)
 				day := renewal.NewDate(2025, 1, 1)
-				if _, err := s.Scan(ctx, day.AddDays(-1), day.AddDays(-1), scheduler.Queue, day.AddDays(-1), time.Now()); err != nil {
+				if _, err := s.ScanDaily(ctx, day.AddDays(-1), day.AddDays(-1), time.Now()); err != nil {
 					b.Fatal(err)
 				}
 				queued := 0
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					st, err := s.Scan(ctx, day, day, scheduler.Queue, day, time.Now())
+					st, err := s.ScanDaily(ctx, day, day, time.Now())
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -84,7 +84,7 @@ func BenchmarkEngines(b *testing.B) {
 					s := scanner(loadedOn(b, engine, n))
 					b.StartTimer()
 					start := time.Now()
-					st, err := s.Scan(ctx, renewal.NewDate(2025, 1, 1), renewal.NewDate(2025, 12, 31), scheduler.Queue, scheduler.NoScanState, time.Now())
+					st, err := s.Scan(ctx, renewal.NewDate(2025, 1, 1), renewal.NewDate(2025, 12, 31), scheduler.Queue, time.Now())
 					took += time.Since(start)
 					if err != nil {
 						b.Fatal(err)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
-	"github.com/renewald/renewald/scheduler"
 	"github.com/renewald/renewald/store"
 	"github.com/renewald/renewald/templates"
 	"github.com/renewald/renewald/web"
@@ -27,7 +26,7 @@ func BenchmarkWebPages(b *testing.B) {
 			db, _ := loadedDB(b, n)
 			s := scanner(db)
 			today := renewal.NewDate(2026, 1, 1)
-			st, err := s.Scan(ctx, today.AddDays(-73), today.AddDays(-1), scheduler.Queue, today.AddDays(-1), time.Now())
+			st, err := s.ScanDaily(ctx, today.AddDays(-73), today.AddDays(-1), time.Now())
 			if err != nil {
 				b.Fatal(err)
 			}
