@@ -13,9 +13,12 @@ import (
 	"github.com/renewald/renewald/renewal"
 )
 
+// Status is the state of an outbox row (DESIGN.md §3); its text is what `outbox list --json` shows.
+type Status = string
+
 // Outbox statuses (DESIGN.md §3).
 const (
-	StatusPending      = "pending"
+	StatusPending      Status = "pending"
 	StatusSending      = "sending"
 	StatusSent         = "sent"
 	StatusFailed       = "failed"
@@ -28,7 +31,7 @@ const (
 )
 
 // Statuses lists every outbox status.
-var Statuses = []string{StatusPending, StatusSending, StatusSent, StatusFailed, StatusSkipped,
+var Statuses = []Status{StatusPending, StatusSending, StatusSent, StatusFailed, StatusSkipped,
 	StatusSuperseded, StatusCancelled, StatusNoRecipients, StatusExpired, StatusSuppressed}
 
 // ErrNotFound is returned for an outbox id that does not exist.
@@ -50,7 +53,7 @@ type OutboxRow struct {
 	OffsetDays       int     `db:"offset_days" json:"offset_days"`
 	DueOn            string  `db:"due_on" json:"due_on"`
 	Recipient        *string `db:"recipient" json:"recipient"`
-	Status           string  `db:"status" json:"status"`
+	Status           Status  `db:"status" json:"status"`
 	Attempts         int     `db:"attempts" json:"attempts"`
 	NextAttemptAt    *string `db:"next_attempt_at" json:"next_attempt_at"`
 	LastError        *string `db:"last_error" json:"last_error"`

@@ -109,7 +109,7 @@ type OutboxItem struct {
 	EnrollmentID int64
 	Milestone    renewal.Milestone
 	Recipient    string // "" for a no_recipients record
-	Status       string // pending, superseded, skipped or no_recipients
+	Status       Status // pending, superseded, skipped or no_recipients
 	MessageID    string
 }
 
@@ -266,7 +266,7 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 			threads[k.thread] = ts
 		}
 		ts.latest = max(ts.latest, k.offset)
-		if status == "pending" {
+		if status == StatusPending {
 			ts.earlierPending = true
 		}
 	}
@@ -287,12 +287,12 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 		}
 		th := threads[k.thread]
 		status, lastError := it.Status, ""
-		if (status == "pending" || status == "no_recipients") && th != nil && th.latest > m.Offset {
-			status = "superseded" // a later reminder of this anniversary is already recorded
+		if (status == StatusPending || status == StatusNoRecipients) && th != nil && th.latest > m.Offset {
+			status = StatusSuperseded // a later reminder of this anniversary is already recorded
 		}
 		if on, ok := renewed[k.anniversary]; ok {
 			// The renewal is done: record the reminder, never mail it.
-			status, lastError = "cancelled", renewal.RenewedReason(on)
+			status, lastError = StatusCancelled, renewal.RenewedReason(on)
 		}
 		r, err := stmts["insert"].ExecContext(ctx, eid, k.anniversary, m.Year, string(m.ManualValidation), m.Offset,
 			m.DueOn.String(), it.Recipient, status, nullString(lastError), it.MessageID, ts, ts)
@@ -310,7 +310,7 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 		}
 		th.latest = max(th.latest, m.Offset)
 		switch status {
-		case "pending":
+		case StatusPending:
 			st.Queued++
 			if th.earlierPending {
 				r, err := stmts["supersede"].ExecContext(ctx, ts, eid, k.anniversary, it.Recipient, m.Offset)
@@ -321,13 +321,13 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 				st.Superseded += int(n)
 			}
 			th.earlierPending = true
-		case "superseded":
+		case StatusSuperseded:
 			st.Superseded++
-		case "no_recipients":
+		case StatusNoRecipients:
 			st.NoRecipients++
-		case "skipped":
+		case StatusSkipped:
 			st.Skipped++
-		case "cancelled":
+		case StatusCancelled:
 			st.Renewed++
 		}
 	}
