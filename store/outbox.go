@@ -19,15 +19,15 @@ type Status = string
 // Outbox statuses (DESIGN.md §3).
 const (
 	StatusPending      Status = "pending"
-	StatusSending             = "sending"
-	StatusSent                = "sent"
-	StatusFailed              = "failed"
-	StatusSkipped             = "skipped"
-	StatusSuperseded          = "superseded"
-	StatusCancelled           = "cancelled"
-	StatusNoRecipients        = "no_recipients"
-	StatusExpired             = "expired"    // the renewal's grace period ended before the row could be sent (R13)
-	StatusSuppressed          = "suppressed" // its address is on the suppression list: not sent
+	StatusSending      Status = "sending"
+	StatusSent         Status = "sent"
+	StatusFailed       Status = "failed"
+	StatusSkipped      Status = "skipped"
+	StatusSuperseded   Status = "superseded"
+	StatusCancelled    Status = "cancelled"
+	StatusNoRecipients Status = "no_recipients"
+	StatusExpired      Status = "expired"    // the renewal's grace period ended before the row could be sent (R13)
+	StatusSuppressed   Status = "suppressed" // its address is on the suppression list: not sent
 )
 
 // Statuses lists every outbox status.
