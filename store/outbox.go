@@ -397,21 +397,45 @@ func loadClaimRows(ctx context.Context, q sqlx.QueryerContext, ids []int64, role
 
 // Reminder loads one row as a reminder, without claiming it (preview). Its Attempts are those so far.
 func (o *Outbox) Reminder(ctx context.Context, id int64, rules renewal.Rules) (renewal.Reminder, error) {
-	rows, err := loadClaimRows(ctx, o.DB.db, []int64{id}, o.RoleKeys)
+	rems, err := o.reminders(ctx, []int64{id}, rules)
 	if err != nil {
 		return renewal.Reminder{}, err
 	}
-	if len(rows) == 0 {
+	if len(rems) == 0 {
 		return renewal.Reminder{}, fmt.Errorf("outbox row %d: %w", id, ErrNotFound)
 	}
-	rem, err := rows[0].reminder(rules)
-	if err != nil {
-		return rem, err
+	return rems[0], nil
+}
+
+// reminders loads rows ids as reminders without claiming them, in one read of the rows and one of
+// their partners' scores; Attempts are those so far.
+func (o *Outbox) reminders(ctx context.Context, ids []int64, rules renewal.Rules) ([]renewal.Reminder, error) {
+	if len(ids) == 0 {
+		return nil, nil
 	}
-	rem.Attempts--
-	scores, err := loadScores(ctx, o.DB.db, map[string]bool{rem.PartnerID: true})
-	rem.Scores = scores[rem.PartnerID]
-	return rem, err
+	rows, err := loadClaimRows(ctx, o.DB.db, ids, o.RoleKeys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]renewal.Reminder, 0, len(rows))
+	partners := map[string]bool{}
+	for _, r := range rows {
+		rem, err := r.reminder(rules)
+		if err != nil {
+			return nil, err
+		}
+		rem.Attempts--
+		out = append(out, rem)
+		partners[rem.PartnerID] = true
+	}
+	scores, err := loadScores(ctx, o.DB.db, partners)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Scores = scores[out[i].PartnerID]
+	}
+	return out, nil
 }
 
 // DigestGroup returns the reminders a row would go out with when digests are on: the rows to the same
@@ -426,15 +450,7 @@ func (o *Outbox) DigestGroup(ctx context.Context, id int64, rules renewal.Rules)
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("outbox row %d: %w", id, ErrNotFound)
 	}
-	var out []renewal.Reminder
-	for _, pid := range ids {
-		rem, err := o.Reminder(ctx, pid, rules)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rem)
-	}
-	return out, nil
+	return o.reminders(ctx, ids, rules)
 }
 
 // SentTogether returns the reminders of the rows sent under messageID (one, or every row of a
@@ -444,15 +460,7 @@ func (o *Outbox) SentTogether(ctx context.Context, messageID string, rules renew
 	if err := o.DB.db.SelectContext(ctx, &ids, `SELECT id FROM outbox WHERE message_id = ? AND status = 'sent' ORDER BY id`, messageID); err != nil {
 		return nil, fmt.Errorf("rows sent as %s: %w", messageID, err)
 	}
-	var out []renewal.Reminder
-	for _, id := range ids {
-		rem, err := o.Reminder(ctx, id, rules)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rem)
-	}
-	return out, nil
+	return o.reminders(ctx, ids, rules)
 }
 
 func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {
