@@ -145,12 +145,17 @@ func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time) (En
 // MarkScanned records that a daily scan covered every date through the given one; the recorded date
 // never moves back (R11: the next tick scans from the day after).
 func (s *DB) MarkScanned(ctx context.Context, through renewal.Date) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)
-		ON CONFLICT (id) DO UPDATE SET last_scanned_on = `+s.dialect().greatest+`(scan_state.last_scanned_on, excluded.last_scanned_on)`,
-		through.String()); err != nil {
-		return fmt.Errorf("record scanned date %s: %w", through, err)
-	}
-	return nil
+	return s.inTx(ctx, func(tx *rebindTx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)
+			ON CONFLICT (id) DO UPDATE SET last_scanned_on = `+s.dialect().greatest+`(scan_state.last_scanned_on, excluded.last_scanned_on)`,
+			through.String()); err != nil {
+			return fmt.Errorf("record scanned date %s: %w", through, err)
+		}
+		if s.Engine() == Postgres {
+			return foldCounts(ctx, tx)
+		}
+		return nil
+	})
 }
 
 // EnqueueArrived is Enqueue for the reminders of arriving enrollments (R14): in the same
@@ -349,13 +354,26 @@ type EnrollmentInfo struct {
 // Enrollments returns up to limit enrollments with id above afterID, of one partner when partnerID
 // is not empty, active only unless all is set.
 func (s *DB) Enrollments(ctx context.Context, partnerID string, all bool, afterID int64, limit int) ([]EnrollmentInfo, error) {
+	q, args := enrollmentsQuery(partnerID, all, afterID, limit)
 	var out []EnrollmentInfo
-	err := s.db.SelectContext(ctx, &out, `SELECT e.id, e.partner_id, p.name AS partner_name, e.specialization,
-		e.attained_on, e.status FROM enrollments e JOIN partners p ON p.id = e.partner_id
-		WHERE (? = '' OR e.partner_id = ?) AND (? OR e.status = 'active') AND e.id > ?
-		ORDER BY e.id LIMIT ?`, partnerID, partnerID, all, afterID, limit)
-	if err != nil {
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("enrollments: %w", err)
 	}
 	return out, nil
+}
+
+// enrollmentsQuery reads one partner's enrollments through the (partner_id, …) unique index, and
+// all partners' in id order through the primary key. (A condition such as "? = '' OR partner_id
+// = ?" would hide the index from the planner: a partner's page read the whole table.)
+func enrollmentsQuery(partnerID string, all bool, afterID int64, limit int) (string, []any) {
+	q := `SELECT e.id, e.partner_id, p.name AS partner_name, e.specialization,
+		e.attained_on, e.status FROM enrollments e JOIN partners p ON p.id = e.partner_id WHERE e.id > ?`
+	args := []any{afterID}
+	if partnerID != "" {
+		q, args = q+" AND e.partner_id = ?", append(args, partnerID)
+	}
+	if !all {
+		q += " AND e.status = 'active'"
+	}
+	return q + " ORDER BY e.id LIMIT ?", append(args, limit)
 }

@@ -555,6 +555,9 @@ func TestCopyTablesCoverTheSchema(t *testing.T) {
 		listed[ct.name] = ct.columns
 	}
 	for _, tb := range tables {
+		if slices.Contains(derivedTables, tb) {
+			continue
+		}
 		cols, ok := listed[tb]
 		if !ok {
 			t.Errorf("table %s is not copied", tb)

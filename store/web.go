@@ -60,15 +60,6 @@ func listQuery(f Filter, c Cursor, limit int) (string, []any) {
 	return q + " LIMIT ?", append(args, limit)
 }
 
-// CountStatus returns the number of outbox rows in one status (an index search).
-func (s *DB) CountStatus(ctx context.Context, status string) (int, error) {
-	var n int
-	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM outbox WHERE status = ?`, status); err != nil {
-		return 0, fmt.Errorf("count outbox %s: %w", status, err)
-	}
-	return n, nil
-}
-
 // RetryError is the latest temporary delivery failure still waiting for its retry.
 type RetryError struct {
 	ID            int64  `db:"id"`

@@ -16,12 +16,21 @@ import (
 // loadedDB returns a database holding about n generated enrollments.
 func loadedDB(b *testing.B, n int) (*store.DB, int) {
 	b.Helper()
+	return loadedDBAt(b, n, "")
+}
+
+// loadedDBAt is loadedDB with the database file at path ("": in a temporary directory).
+func loadedDBAt(b *testing.B, n int, path string) (*store.DB, int) {
+	b.Helper()
 	dir := b.TempDir()
+	if path == "" {
+		path = filepath.Join(dir, "r.db")
+	}
 	f, err := benchgen.Generate(dir, benchgen.PartnersFor(n), 1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := store.Open(ctx, filepath.Join(dir, "r.db"))
+	db, err := store.Open(ctx, path)
 	if err != nil {
 		b.Fatal(err)
 	}
