@@ -363,7 +363,7 @@ func (s *DB) Enrollments(ctx context.Context, partnerID string, all bool, afterI
 }
 
 // enrollmentsQuery reads one partner's enrollments through the (partner_id, …) unique index, and
-// all partners' in id order through the primary key. (A condition such as "? = '' OR partner_id
+// all partners' in id order through the primary key. (A condition such as "? = ” OR partner_id
 // = ?" would hide the index from the planner: a partner's page read the whole table.)
 func enrollmentsQuery(partnerID string, all bool, afterID int64, limit int) (string, []any) {
 	q := `SELECT e.id, e.partner_id, p.name AS partner_name, e.specialization,

@@ -2,12 +2,12 @@ package bench
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
