@@ -106,6 +106,15 @@ func Anniversary(attained Date, n int) Date {
 	return NewDate(y, attained.Month(), d)
 }
 
+// AttainedMonthDays returns the attainment month-days (MM-DD) whose anniversary falls on d: d's own,
+// and 29 February as well when d is 28 February of a common year (R2).
+func AttainedMonthDays(d Date) []string {
+	if d.Month() == 2 && d.Day() == 28 && !IsLeap(d.Year()) {
+		return []string{"02-28", "02-29"}
+	}
+	return []string{d.MonthDay()}
+}
+
 // firstProgramAnniversary returns the number of the first anniversary on or after the programme start.
 func (r Rules) firstProgramAnniversary(attained Date) int {
 	n := r.ProgramStart.Year() - attained.Year() - 1

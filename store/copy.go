@@ -26,9 +26,9 @@ var copyTables = []struct {
 	{"suppressions", "address, reply, suppressed_at", "address"},
 }
 
-// derivedTables are kept by the outbox's triggers from the rows copied (migration 0008): a copy
-// never writes them.
-var derivedTables = []string{"outbox_counts", "outbox_count_deltas"}
+// derivedTables are kept from the rows copied, by the outbox's triggers (migration 0008) and by
+// refreshAnniversaryCounts (0009): a copy never writes them.
+var derivedTables = []string{"outbox_counts", "outbox_count_deltas", "anniversary_counts"}
 
 // CopyStats counts the rows a copy wrote, per table.
 type CopyStats map[string]int
@@ -69,6 +69,9 @@ func (s *DB) CopyTo(ctx context.Context, dst *DB) (CopyStats, error) {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
 			stats[t.name] = n
+		}
+		if err := dst.refreshAnniversaryCounts(ctx, tx); err != nil {
+			return err
 		}
 		for _, t := range []string{"enrollments", "outbox"} {
 			if _, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+t+`', 'id'),

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
@@ -72,6 +73,13 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 			t.Errorf("outbox too small to test: %q", rows)
 		}
 	}
+	// The counts kept beside the tables are those of the rows copied.
+	srcCounts, err1 := src.CountByStatus(ctx)
+	dstCounts, err2 := dst.CountByStatus(ctx)
+	if err := errors.Join(err1, err2); err != nil || !maps.Equal(srcCounts, dstCounts) {
+		t.Errorf("outbox counts %v after the copy, %v before (%v)", dstCounts, srcCounts, err)
+	}
+	checkAnniversaryCounts(t, dst, activeCount(t, src))
 	// The copy is a working store: a new enrollment and its reminder get ids after the copied ones.
 	more := samplePartners()
 	more[0].Enrollments = append(more[0].Enrollments, renewal.Enrollment{Specialization: "Finance", AttainedOn: d("2024-03-01"), Status: renewal.StatusActive})
@@ -90,4 +98,13 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	if _, err := src.CopyTo(ctx, dst); !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("second copy: %v, want ErrNotEmpty", err)
 	}
+}
+
+func activeCount(t *testing.T, db *DB) int {
+	t.Helper()
+	var n int
+	if err := db.db.GetContext(ctx, &n, `SELECT count(*) FROM enrollments WHERE status = 'active'`); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -1,7 +1,10 @@
 package store
 
 import (
+	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,8 +103,8 @@ func TestCountByStatusFollowsEveryChange(t *testing.T) {
 	})
 }
 
-// TestCountsMigrationCountsExistingRows: migration 0008 starts the counts from the rows already in
-// the outbox (a database upgraded with years of history).
+// TestCountsMigrationCountsExistingRows: migrations 0008 and 0009 start the counts from the rows
+// already in the outbox and the enrollments (a database upgraded with years of history).
 func TestCountsMigrationCountsExistingRows(t *testing.T) {
 	eachEngine(t, func(t *testing.T, engine Engine) {
 		db := openEngine(t, engine)
@@ -114,11 +117,11 @@ func TestCountsMigrationCountsExistingRows(t *testing.T) {
 			t.Fatal(err)
 		}
 		undo := `DROP TRIGGER outbox_counts_insert; DROP TRIGGER outbox_counts_delete; DROP TRIGGER outbox_counts_update;
-			DROP TABLE outbox_counts; DELETE FROM schema_migrations WHERE version = 8`
+			DROP TABLE outbox_counts; DROP TABLE anniversary_counts; DELETE FROM schema_migrations WHERE version IN (8, 9)`
 		if engine == Postgres {
 			undo = `DROP TRIGGER outbox_counts_insert ON outbox; DROP TRIGGER outbox_counts_delete ON outbox;
 				DROP TRIGGER outbox_counts_update ON outbox; DROP FUNCTION outbox_counts_insert, outbox_counts_delete,
-				outbox_counts_update; DROP TABLE outbox_counts, outbox_count_deltas; DELETE FROM schema_migrations WHERE version = 8`
+				outbox_counts_update; DROP TABLE outbox_counts, outbox_count_deltas, anniversary_counts; DELETE FROM schema_migrations WHERE version IN (8, 9)`
 		}
 		if _, err := db.db.ExecContext(ctx, undo); err != nil {
 			t.Fatal(err)
@@ -133,5 +136,60 @@ func TestCountsMigrationCountsExistingRows(t *testing.T) {
 		if want := countedByStatus(t, db); !maps.Equal(got, want) || got[StatusPending] != 1 || got[StatusNoRecipients] != 1 {
 			t.Errorf("counts %v after the migration, the table holds %v", got, want)
 		}
+		checkAnniversaryCounts(t, db, 2)
 	})
 }
+
+// checkAnniversaryCounts compares anniversary_counts with a count of the active enrollments.
+func checkAnniversaryCounts(t *testing.T, db *DB, wantTotal int) {
+	t.Helper()
+	got, err := db.AnniversaryCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []AnniversaryCount
+	if err := db.db.SelectContext(ctx, &want, `SELECT anniversary_md, CAST(substr(attained_on, 1, 4) AS INTEGER) AS attained_year,
+		count(*) AS n FROM enrollments WHERE status = 'active' GROUP BY anniversary_md, substr(attained_on, 1, 4)`); err != nil {
+		t.Fatal(err)
+	}
+	key := func(a, b AnniversaryCount) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) }
+	slices.SortFunc(got, key)
+	slices.SortFunc(want, key)
+	total := 0
+	for _, c := range got {
+		total += c.N
+	}
+	if !slices.Equal(got, want) || total != wantTotal {
+		t.Errorf("anniversary counts %v (%d enrollments), the enrollments give %v (want %d)", got, total, want, wantTotal)
+	}
+}
+
+// TestAnniversaryCountsFollowImports: every import (new, changed, removed enrollments) rebuilds the
+// counts the overview's chart reads, in its own transaction; a dry run leaves them as they were.
+func TestAnniversaryCountsFollowImports(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		db := openEngine(t, engine)
+		checkAnniversaryCounts(t, db, 0)
+		ps := samplePartners()
+		if _, err := db.Import(ctx, ps, t0); err != nil {
+			t.Fatal(err)
+		}
+		checkAnniversaryCounts(t, db, 2)
+		ps[0].Enrollments[1].Status = renewal.StatusRemoved
+		ps = append(ps, &renewal.Partner{ID: "5550001", Name: "Fabrikam", Enrollments: []renewal.Enrollment{
+			{Specialization: "Threat Protection", AttainedOn: d("2022-02-28"), Status: renewal.StatusActive},
+			{Specialization: "Kubernetes on Microsoft Azure", AttainedOn: d("2021-05-20"), Status: renewal.StatusActive}}})
+		if _, err := db.Import(ctx, ps, t0); err != nil {
+			t.Fatal(err)
+		}
+		checkAnniversaryCounts(t, db, 3)
+		if _, err := db.ImportStream(ctx, t0, ImportOptions{DryRun: true}, func(w *ImportWriter) error {
+			_, _, err := w.Enrollment(renewal.Enrollment{PartnerID: "5550001", Specialization: "Finance", AttainedOn: d("2020-01-01"), Status: renewal.StatusActive})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		checkAnniversaryCounts(t, db, 3)
+	})
+}
+

@@ -121,7 +121,10 @@ func (s *DB) ImportStream(ctx context.Context, now time.Time, opt ImportOptions,
 			return errDryRun
 		}
 		closeAll(st)
-		return s.dropStaging(ctx, tx)
+		if err := s.dropStaging(ctx, tx); err != nil {
+			return err
+		}
+		return s.refreshAnniversaryCounts(ctx, tx)
 	})
 	if fnErr != nil {
 		return ImportResult{}, fnErr

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/renewald/renewald/renewal"
 )
 
@@ -83,30 +84,42 @@ func (s *DB) LatestRetry(ctx context.Context) (r RetryError, ok bool, err error)
 	return r, true, nil
 }
 
-// CountAnniversaries returns how many active enrollments have a renewal on anniversary date d: those
-// attained on its month-day (and on 29 February when d is 28 February of a common year) in an
-// earlier year. It reads the enrollments_md_attained index alone.
-func (s *DB) CountAnniversaries(ctx context.Context, d renewal.Date) (int, error) {
-	before := fmt.Sprintf("%04d-01-01", d.Year())
-	total := 0
-	for _, md := range anniversaryMonthDays(d) {
-		var n int
-		if err := s.db.GetContext(ctx, &n, countAnniversariesQuery, md, before); err != nil {
-			return 0, fmt.Errorf("count anniversaries on %s: %w", d, err)
-		}
-		total += n
-	}
-	return total, nil
+// AnniversaryCount is the number of active enrollments attained on one month-day of one year.
+type AnniversaryCount struct {
+	MonthDay string `db:"anniversary_md"` // MM-DD
+	Year     int    `db:"attained_year"`
+	N        int    `db:"n"`
 }
 
-const countAnniversariesQuery = `SELECT count(*) FROM enrollments WHERE status = 'active' AND anniversary_md = ? AND attained_on < ?`
-
-// anniversaryMonthDays returns the attainment month-days whose anniversary falls on d (R2).
-func anniversaryMonthDays(d renewal.Date) []string {
-	if d.MonthDay() == "02-28" && !renewal.IsLeap(d.Year()) {
-		return []string{"02-28", "02-29"}
+// AnniversaryCounts returns the active enrollments counted by attainment month-day and year (a few
+// thousand rows at most: 366 month-days × the years attained), from anniversary_counts, which every
+// write of enrollments rebuilds (refreshAnniversaryCounts).
+func (s *DB) AnniversaryCounts(ctx context.Context) ([]AnniversaryCount, error) {
+	var out []AnniversaryCount
+	if err := s.db.SelectContext(ctx, &out, `SELECT anniversary_md, attained_year, n FROM anniversary_counts`); err != nil {
+		return nil, fmt.Errorf("anniversary counts: %w", err)
 	}
-	return []string{d.MonthDay()}
+	return out, nil
+}
+
+// refreshAnniversaryCounts rebuilds anniversary_counts from the enrollments, in the transaction
+// that wrote them (one pass over the enrollments_md_attained index). On PostgreSQL an advisory lock
+// held to the end of the transaction keeps two imports from rebuilding it at once.
+func (s *DB) refreshAnniversaryCounts(ctx context.Context, tx *rebindTx) error {
+	if s.Engine() == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('renewald.anniversary_counts'))`); err != nil {
+			return fmt.Errorf("anniversary counts: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM anniversary_counts`); err != nil {
+		return fmt.Errorf("anniversary counts: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO anniversary_counts (anniversary_md, attained_year, n)
+		SELECT anniversary_md, CAST(substr(attained_on, 1, 4) AS INTEGER), count(*) FROM enrollments
+		WHERE status = 'active' GROUP BY anniversary_md, substr(attained_on, 1, 4)`); err != nil {
+		return fmt.Errorf("anniversary counts: %w", err)
+	}
+	return nil
 }
 
 // AnniversaryQuery selects the enrollments with a renewal on one anniversary date.
@@ -117,12 +130,13 @@ type AnniversaryQuery struct {
 	Limit           int
 }
 
-// EnrollmentsOn returns up to q.Limit active enrollments (with their partner's name) that have an
-// anniversary on q.On, attained in an earlier year, in id order after q.AfterID: one slice of the
-// timeline, read through the enrollments_due index.
+// EnrollmentsOn returns up to q.Limit active enrollments that have an anniversary on q.On, attained
+// in an earlier year, in id order after q.AfterID: one slice of the timeline, read from the
+// enrollments_due index alone (PartnerName is left empty: PartnerNames gives the names of the rows
+// kept, so the walk reads no partner row).
 func (s *DB) EnrollmentsOn(ctx context.Context, q AnniversaryQuery) ([]EnrollmentInfo, error) {
 	var out []EnrollmentInfo
-	for _, md := range anniversaryMonthDays(q.On) {
+	for _, md := range renewal.AttainedMonthDays(q.On) {
 		query, args := enrollmentsOnQuery(md, q)
 		var page []EnrollmentInfo
 		if err := s.db.SelectContext(ctx, &page, query, args...); err != nil {
@@ -138,8 +152,8 @@ func (s *DB) EnrollmentsOn(ctx context.Context, q AnniversaryQuery) ([]Enrollmen
 }
 
 func enrollmentsOnQuery(md string, q AnniversaryQuery) (string, []any) {
-	query := `SELECT e.id, e.partner_id, p.name AS partner_name, e.specialization, e.attained_on, e.status
-		FROM enrollments e INDEXED BY enrollments_due JOIN partners p ON p.id = e.partner_id
+	query := `SELECT e.id, e.partner_id, e.specialization, e.attained_on, e.status
+		FROM enrollments e INDEXED BY enrollments_due
 		WHERE e.status = 'active' AND e.anniversary_md = ? AND e.id > ? AND e.attained_on < ?`
 	args := []any{md, q.AfterID, fmt.Sprintf("%04d-01-01", q.On.Year())}
 	if len(q.Specializations) > 0 {
@@ -157,6 +171,29 @@ func sortByID(es []EnrollmentInfo) {
 			es[j], es[j-1] = es[j-1], es[j]
 		}
 	}
+}
+
+// PartnerNames returns the names of the given partners (unknown ids are left out).
+func (s *DB) PartnerNames(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	q, args, err := sqlx.In(`SELECT id, name FROM partners WHERE id IN (?)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("partner names: %w", err)
+	}
+	var rows []struct {
+		ID   string `db:"id"`
+		Name string `db:"name"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("partner names: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, nil
 }
 
 // RenewalKey names one anniversary of one enrollment.

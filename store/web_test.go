@@ -62,7 +62,6 @@ func TestWebQueriesUseIndexes(t *testing.T) {
 	cases = append(cases, tc{"partner enrollments", pq, pargs, "sqlite_autoindex_enrollments_1 (partner_id=?)"})
 	eq, eargs := enrollmentsOnQuery("05-01", AnniversaryQuery{On: d("2026-05-01"), Limit: 200, Specializations: []string{"Finance"}})
 	cases = append(cases,
-		tc{"count anniversaries", countAnniversariesQuery, []any{"05-01", "2026-01-01"}, "COVERING INDEX enrollments_md_attained (anniversary_md=? AND attained_on<?)"},
 		tc{"enrollments on", eq, eargs, "enrollments_due (anniversary_md=? AND id>?)"},
 		tc{"latest retry", `SELECT id, coalesce(last_error, '') AS last_error, next_attempt_at, attempts
 		FROM outbox INDEXED BY outbox_ready WHERE status IN ('pending', 'sending') AND status = 'pending'

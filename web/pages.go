@@ -254,8 +254,17 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 }
 
 // dueDays counts the reminders due on each of n days from today, from the stored enrollments: every
-// reminder offset of every anniversary whose reminder falls on the day.
+// reminder offset of every anniversary whose reminder falls on the day. The enrollments come counted
+// by attainment month-day and year (store.AnniversaryCounts), so this reads a few thousand rows.
 func (s *Server) dueDays(ctx context.Context, today renewal.Date, n int) ([]dayCount, int, error) {
+	counts, err := s.o.DB.AnniversaryCounts(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	byMonthDay := map[string][]store.AnniversaryCount{}
+	for _, c := range counts {
+		byMonthDay[c.MonthDay] = append(byMonthDay[c.MonthDay], c)
+	}
 	out := make([]dayCount, n)
 	peak := 0
 	for i := range out {
@@ -266,11 +275,13 @@ func (s *Server) dueDays(ctx context.Context, today renewal.Date, n int) ([]dayC
 			if ann.Before(s.o.Rules.ProgramStart) {
 				continue
 			}
-			c, err := s.o.DB.CountAnniversaries(ctx, ann)
-			if err != nil {
-				return nil, 0, err
+			for _, md := range renewal.AttainedMonthDays(ann) {
+				for _, c := range byMonthDay[md] {
+					if c.Year < ann.Year() { // a renewal from the first anniversary on
+						total += c.N
+					}
+				}
 			}
-			total += c
 		}
 		out[i] = dayCount{Day: day.String(), N: total, LabelDay: i%7 == 0 && i+7 < n}
 		peak = max(peak, total)

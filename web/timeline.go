@@ -139,27 +139,37 @@ func (s *Server) timeline(ctx context.Context, q timelineQuery, limit, budget in
 		if len(cs) == 0 {
 			return nil
 		}
-		ids := make([]int64, len(cs))
 		partners := make([]string, len(cs))
 		for i, c := range cs {
-			ids[i], partners[i] = c.e.ID, c.e.PartnerID
-		}
-		outcomes, err := s.o.DB.Outcomes(ctx, ids)
-		if err != nil {
-			return err
+			partners[i] = c.e.PartnerID
 		}
 		scores, err := s.o.DB.Scores(ctx, partners)
 		if err != nil {
 			return err
 		}
+		// The renewals kept (judged first: an at-risk filter keeps few), then their outcomes.
+		type kept struct {
+			cand
+			qual renewal.Qualification
+		}
+		var ks []kept
+		var ids []int64
 		for _, c := range cs {
-			if len(res.Rows) >= limit {
-				return nil
+			if len(res.Rows)+len(ks) >= limit {
+				break
 			}
 			qual := s.o.Catalog.Qualify(c.spec, scores[c.e.PartnerID])
 			if q.AtRisk && !qual.AtRisk() {
 				continue
 			}
+			ks, ids = append(ks, kept{c, qual}), append(ids, c.e.ID)
+		}
+		outcomes, err := s.o.DB.Outcomes(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			c, qual := k.cand, k.qual
 			row := timelineRow{Area: c.spec.Area, AtRisk: qual.AtRisk(), PartnerLink: s.href("partners", c.e.PartnerID)}
 			switch {
 			case qual.AtRisk():
@@ -287,8 +297,24 @@ func (s *Server) timeline(ctx context.Context, q timelineQuery, limit, budget in
 	return res, s.decorate(ctx, q, res.Rows)
 }
 
-// decorate adds the outbox statuses of each row's reminders and the drawing's coordinates.
+// decorate adds the partners' names (the anniversary walk reads none), the outbox statuses of each
+// row's reminders and the drawing's coordinates.
 func (s *Server) decorate(ctx context.Context, q timelineQuery, rows []timelineRow) error {
+	var unnamed []string
+	for _, r := range rows {
+		if r.PartnerName == "" {
+			unnamed = append(unnamed, r.PartnerID)
+		}
+	}
+	names, err := s.o.DB.PartnerNames(ctx, unnamed)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		if rows[i].PartnerName == "" {
+			rows[i].PartnerName = names[rows[i].PartnerID]
+		}
+	}
 	keys := make([]store.RenewalKey, len(rows))
 	for i, r := range rows {
 		keys[i] = store.RenewalKey{EnrollmentID: r.EnrollmentID, Anniversary: r.AnniversaryOn.String()}
