@@ -192,4 +192,3 @@ func TestAnniversaryCountsFollowImports(t *testing.T) {
 		checkAnniversaryCounts(t, db, 3)
 	})
 }
-
