@@ -126,14 +126,19 @@ func (q Qualification) AtRisk() bool { return q.Complete && !q.Qualified }
 // Qualify judges the partner's scores against the designations eligible for spec.
 func (c *Catalog) Qualify(spec *Specialization, scores []CapabilityScore) Qualification {
 	var q Qualification
+	normalized := make([]string, len(scores)) // each score's designation, normalized once
+	for i, s := range scores {
+		normalized[i] = NormalizeName(s.Designation)
+	}
 	for _, dn := range spec.Designations {
 		d, err := c.Designation(dn)
 		if err != nil {
 			continue
 		}
 		scored := false
-		for _, s := range scores {
-			if NormalizeName(s.Designation) != NormalizeName(d.Name) || (s.Enterprise == nil && s.SMB == nil) {
+		norm := NormalizeName(d.Name)
+		for i, s := range scores {
+			if normalized[i] != norm || (s.Enterprise == nil && s.SMB == nil) {
 				continue
 			}
 			a := Judge(d, s)

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -522,7 +521,7 @@ func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {
 }
 
 // loadScores reads the capability scores of the given partners.
-func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]bool) (map[string][]renewal.CapabilityScore, error) {
+func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]bool, designations ...string) (map[string][]renewal.CapabilityScore, error) {
 	out := map[string][]renewal.CapabilityScore{}
 	if len(partners) == 0 {
 		return out, nil
@@ -533,6 +532,10 @@ func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]
 	}
 	query, args, err := sqlx.In(`SELECT partner_id, designation, enterprise, smb FROM capability_scores
 		WHERE partner_id IN (?) ORDER BY partner_id, designation`, ids)
+	if len(designations) > 0 { // stored names are the catalog's (the importer canonicalises them)
+		query, args, err = sqlx.In(`SELECT partner_id, designation, enterprise, smb FROM capability_scores
+			WHERE partner_id IN (?) AND designation IN (?) ORDER BY partner_id, designation`, ids, designations)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -552,9 +555,11 @@ func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]
 			dst *map[string]int
 		}{{r.Enterprise, &sc.Enterprise}, {r.SMB, &sc.SMB}} {
 			if f.src.Valid {
-				if err := json.Unmarshal([]byte(f.src.String), f.dst); err != nil {
+				m, err := decodeMetrics(f.src.String)
+				if err != nil {
 					return nil, fmt.Errorf("scores of %s: %w", r.PartnerID, err)
 				}
+				*f.dst = m
 			}
 		}
 		out[r.PartnerID] = append(out[r.PartnerID], sc)

@@ -140,10 +140,16 @@ func (s *Server) timeline(ctx context.Context, q timelineQuery, limit, budget in
 			return nil
 		}
 		partners := make([]string, len(cs))
+		var designations []string // those the candidates' specializations count
 		for i, c := range cs {
 			partners[i] = c.e.PartnerID
+			for _, d := range c.spec.Designations {
+				if !slices.Contains(designations, d) {
+					designations = append(designations, d)
+				}
+			}
 		}
-		scores, err := s.o.DB.Scores(ctx, partners)
+		scores, err := s.o.DB.Scores(ctx, partners, designations...)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renewald/renewald/internal/benchgen"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
@@ -68,14 +69,16 @@ func BenchmarkWebPages(b *testing.B) {
 }
 
 // webDB returns a store over about n enrollments with about 4n outbox rows: a 73-day backfill
-// ending the day before the pages' today, 2026-01-01. With RENEWALD_BENCH_WEBDB set to a
+// ending the day before the pages' today, 2026-01-01. Seven partners in ten have capability scores
+// for every designation; one scored partner in fifty is short of points (its renewals are at risk),
+// so the at-risk lists judge many renewals to find a few. With RENEWALD_BENCH_WEBDB set to a
 // directory, the database is kept there (one file per size) and reused by later runs: at
 // 1,000,000 enrollments the import and backfill take minutes.
 func webDB(b *testing.B, n int) *store.DB {
 	keep := os.Getenv("RENEWALD_BENCH_WEBDB")
 	path := ""
 	if keep != "" {
-		path = filepath.Join(keep, fmt.Sprintf("web-%d.db", n))
+		path = filepath.Join(keep, fmt.Sprintf("web-%d-v2.db", n)) // v2: with capability scores
 		if _, err := os.Stat(path + ".done"); err == nil {
 			db, err := store.Open(ctx, path)
 			if err != nil {
@@ -93,6 +96,7 @@ func webDB(b *testing.B, n int) *store.DB {
 		}
 	}
 	db, _ := loadedDBAt(b, n, path)
+	addScores(b, db, benchgen.PartnersFor(n))
 	today := renewal.NewDate(2026, 1, 1)
 	if _, err := scanner(db).ScanDaily(ctx, today.AddDays(-73), today.AddDays(-1), time.Now()); err != nil {
 		b.Fatal(err)
@@ -121,4 +125,47 @@ func webHandler(b *testing.B, db *store.DB, today renewal.Date) http.Handler {
 		b.Fatal(err)
 	}
 	return h
+}
+
+// addScores imports capability scores for the partners numbered as benchgen numbers them: partners
+// 1, 2, … (ids 1000001, …); those with p%10 < 7 are scored, and those with p%500 == 0 are short.
+func addScores(b *testing.B, db *store.DB, partners int) {
+	cat := renewal.DefaultCatalog()
+	var designations []*renewal.Designation
+	seen := map[string]bool{}
+	for _, sp := range cat.Specializations() {
+		for _, dn := range sp.Designations {
+			if d, err := cat.Designation(dn); err == nil && !seen[d.Name] {
+				seen[d.Name] = true
+				designations = append(designations, d)
+			}
+		}
+	}
+	_, err := db.ImportStream(ctx, time.Now(), store.ImportOptions{}, func(w *store.ImportWriter) error {
+		for p := 1; p <= partners; p++ {
+			if p%10 >= 7 {
+				continue
+			}
+			id := fmt.Sprintf("%07d", 1000000+p)
+			if _, err := w.Partner(id, fmt.Sprintf("Partner %d", p), false, true); err != nil {
+				return err
+			}
+			for _, d := range designations {
+				points := map[string]int{}
+				for _, m := range d.Metrics {
+					points[m] = 100 / len(d.Metrics)
+					if p%500 == 0 {
+						points[m] = 1
+					}
+				}
+				if _, err := w.Score(id, renewal.CapabilityScore{Designation: d.Name, Enterprise: points}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatalf("scores: %v", err)
+	}
 }
