@@ -1,7 +1,9 @@
 package renewal
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +54,7 @@ type Catalog struct {
 	byName   map[string]*Specialization
 	byDesig  map[string]*Designation
 	excluded map[string]string
+	judged   string // Fingerprint
 }
 
 // NormalizeName folds case and runs of white space so that names compare as people mean them.
@@ -132,7 +135,30 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 			c.excluded[NormalizeName(n)] = e.Name
 		}
 	}
+	c.judged = c.fingerprint()
 	return c, nil
+}
+
+// Fingerprint identifies what Qualify judges by: each specialization's designations, each
+// designation's metrics and the points thresholds. Two catalogs with the same fingerprint judge
+// every partner alike (names' aliases and areas do not count), so a list derived with one (the
+// store's risk list) holds for the other.
+func (c *Catalog) Fingerprint() string { return c.judged }
+
+func (c *Catalog) fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "qualifying %d min %d\n", QualifyingTotal, MinMetricPoints)
+	seen := map[string]bool{}
+	for _, s := range c.specs {
+		fmt.Fprintf(h, "spec %q %q\n", s.Name, s.Designations)
+		for _, dn := range s.Designations {
+			if d := c.byDesig[NormalizeName(dn)]; d != nil && !seen[d.Name] {
+				seen[d.Name] = true
+				fmt.Fprintf(h, "designation %q %q\n", d.Name, d.Metrics)
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Specializations returns the canonical entries in catalog order.

@@ -61,10 +61,8 @@ func (s *Scanner) monthDays(from, to renewal.Date) []string {
 	} else {
 		for d := from; !d.After(to); d = d.AddDays(1) {
 			for _, o := range s.Rules.OffsetsDays {
-				ann := d.AddDays(-o)
-				set[ann.MonthDay()] = true
-				if ann.Month() == 2 && ann.Day() == 28 && !renewal.IsLeap(ann.Year()) {
-					set["02-29"] = true
+				for _, md := range renewal.AttainedMonthDays(d.AddDays(-o)) {
+					set[md] = true
 				}
 			}
 		}
@@ -92,7 +90,17 @@ func (s *Scanner) ScanDaily(ctx context.Context, from, to renewal.Date, now time
 	if err != nil {
 		return st, err
 	}
-	return st, s.DB.MarkScanned(ctx, to)
+	if err := s.DB.MarkScanned(ctx, to); err != nil {
+		return st, err
+	}
+	// The status pages' list of renewals at risk; without it they judge every renewal, so a
+	// failure here is logged and the scan stands.
+	if rs, err := RefreshRisks(ctx, s.DB, s.Catalog); err != nil {
+		s.Logger.Warn("risk list not rebuilt", "err", err)
+	} else if rs.Rebuilt {
+		s.Logger.Info("risk list rebuilt", "partners", rs.Partners, "at_risk", rs.AtRisk)
+	}
+	return st, nil
 }
 
 func (s *Scanner) scan(ctx context.Context, from, to renewal.Date, mode Mode, daily bool, now time.Time) (ScanStats, error) {

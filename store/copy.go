@@ -26,9 +26,11 @@ var copyTables = []struct {
 	{"suppressions", "address, reply, suppressed_at", "address"},
 }
 
-// derivedTables are kept from the rows copied, by the outbox's triggers (migration 0008) and by
-// refreshAnniversaryCounts (0009): a copy never writes them.
-var derivedTables = []string{"outbox_counts", "outbox_count_deltas", "anniversary_counts"}
+// derivedTables are kept from the rows copied, by the outbox's triggers (migration 0008), by
+// refreshAnniversaryCounts (0009) and by the scanner's RefreshRisks (0010, rebuilt after a copy
+// since the copy's import generation has no risk list yet): a copy never writes them.
+var derivedTables = []string{"outbox_counts", "outbox_count_deltas", "anniversary_counts",
+	"renewal_risks", "renewal_risks_state", "import_state"}
 
 // CopyStats counts the rows a copy wrote, per table.
 type CopyStats map[string]int

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -103,7 +104,7 @@ func TestCountByStatusFollowsEveryChange(t *testing.T) {
 	})
 }
 
-// TestCountsMigrationCountsExistingRows: migrations 0008 and 0009 start the counts from the rows
+// TestCountsMigrationCountsExistingRows: migrations 0008 to 0010 start the counts from the rows
 // already in the outbox and the enrollments (a database upgraded with years of history).
 func TestCountsMigrationCountsExistingRows(t *testing.T) {
 	eachEngine(t, func(t *testing.T, engine Engine) {
@@ -117,11 +118,13 @@ func TestCountsMigrationCountsExistingRows(t *testing.T) {
 			t.Fatal(err)
 		}
 		undo := `DROP TRIGGER outbox_counts_insert; DROP TRIGGER outbox_counts_delete; DROP TRIGGER outbox_counts_update;
-			DROP TABLE outbox_counts; DROP TABLE anniversary_counts; DELETE FROM schema_migrations WHERE version IN (8, 9)`
+			DROP TABLE outbox_counts; DROP TABLE anniversary_counts;
+			DROP TABLE renewal_risks; DROP TABLE renewal_risks_state; DROP TABLE import_state; DELETE FROM schema_migrations WHERE version IN (8, 9, 10)`
 		if engine == Postgres {
 			undo = `DROP TRIGGER outbox_counts_insert ON outbox; DROP TRIGGER outbox_counts_delete ON outbox;
 				DROP TRIGGER outbox_counts_update ON outbox; DROP FUNCTION outbox_counts_insert, outbox_counts_delete,
-				outbox_counts_update; DROP TABLE outbox_counts, outbox_count_deltas, anniversary_counts; DELETE FROM schema_migrations WHERE version IN (8, 9)`
+				outbox_counts_update; DROP TABLE outbox_counts, outbox_count_deltas, anniversary_counts, renewal_risks, renewal_risks_state, import_state;
+				DELETE FROM schema_migrations WHERE version IN (8, 9, 10)`
 		}
 		if _, err := db.db.ExecContext(ctx, undo); err != nil {
 			t.Fatal(err)
@@ -190,5 +193,68 @@ func TestAnniversaryCountsFollowImports(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkAnniversaryCounts(t, db, 3)
+	})
+}
+
+// TestRiskList: every import that writes moves the generation on (a dry run does not), so a list
+// built before it is not current; a list built from a generation an import has since passed is
+// not written; deleting an enrollment takes it off the list.
+func TestRiskList(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		db := openEngine(t, engine)
+		if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+			t.Fatal(err)
+		}
+		gen, err := db.ImportGeneration(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := db.ScoredPartnersAfter(ctx, "", 10)
+		if err != nil || page.Last != "4761234" || len(page.Enrollments) != 2 || len(page.Scores["4761234"]) != 1 {
+			t.Fatalf("scored partners: %+v %v", page, err)
+		}
+		if next, err := db.ScoredPartnersAfter(ctx, page.Last, 10); err != nil || next.Last != "" {
+			t.Fatalf("after the last: %+v %v", next, err)
+		}
+		risks := []Risk{{EnrollmentID: page.Enrollments[0].ID, MonthDay: "05-20"}}
+		if err := db.ReplaceRisks(ctx, gen, "fp", risks); err != nil {
+			t.Fatal(err)
+		}
+		current := func() bool {
+			t.Helper()
+			ok, err := db.RiskListCurrent(ctx, "fp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		if !current() {
+			t.Fatal("the list just built is not current")
+		}
+		if _, err := db.ImportStream(ctx, t0, ImportOptions{DryRun: true}, func(w *ImportWriter) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if !current() {
+			t.Error("a dry run made the list stale")
+		}
+		if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
+			t.Fatal(err)
+		}
+		if current() {
+			t.Error("the list is current after an import")
+		}
+		if err := db.ReplaceRisks(ctx, gen, "fp", nil); !errors.Is(err, ErrStaleRisks) {
+			t.Errorf("a list of an old generation: %v, want ErrStaleRisks", err)
+		}
+		var n int
+		if err := db.db.GetContext(ctx, &n, `SELECT count(*) FROM renewal_risks`); err != nil || n != 1 {
+			t.Errorf("the stale write changed the list: %d rows (%v)", n, err)
+		}
+		if _, err := db.db.ExecContext(ctx, `DELETE FROM enrollments`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.db.GetContext(ctx, &n, `SELECT count(*) FROM renewal_risks`); err != nil || n != 0 {
+			t.Errorf("%d risks of deleted enrollments (%v)", n, err)
+		}
 	})
 }

@@ -124,6 +124,9 @@ func (s *DB) ImportStream(ctx context.Context, now time.Time, opt ImportOptions,
 		if err := s.dropStaging(ctx, tx); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE import_state SET generation = generation + 1 WHERE id = 1`); err != nil {
+			return fmt.Errorf("import generation: %w", err)
+		}
 		return s.refreshAnniversaryCounts(ctx, tx)
 	})
 	if fnErr != nil {

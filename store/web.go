@@ -126,6 +126,7 @@ func (s *DB) refreshAnniversaryCounts(ctx context.Context, tx *rebindTx) error {
 type AnniversaryQuery struct {
 	On              renewal.Date
 	AfterID         int64    // resume after this enrollment id
+	RiskListOnly    bool     // only enrollments on the risk list (risks.go), which must be current
 	Specializations []string // only these (canonical names); empty: all
 	Limit           int
 }
@@ -155,6 +156,9 @@ func enrollmentsOnQuery(md string, q AnniversaryQuery) (string, []any) {
 	query := `SELECT e.id, e.partner_id, e.specialization, e.attained_on, e.status
 		FROM enrollments e INDEXED BY enrollments_due
 		WHERE e.status = 'active' AND e.anniversary_md = ? AND e.id > ? AND e.attained_on < ?`
+	if q.RiskListOnly {
+		query = `SELECT e.id, e.partner_id, e.specialization, e.attained_on, e.status` + riskOnly
+	}
 	args := []any{md, q.AfterID, fmt.Sprintf("%04d-01-01", q.On.Year())}
 	if len(q.Specializations) > 0 {
 		query += ` AND e.specialization IN (?` + strings.Repeat(", ?", len(q.Specializations)-1) + `)`

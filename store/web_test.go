@@ -60,6 +60,8 @@ func TestWebQueriesUseIndexes(t *testing.T) {
 	pq, pargs := enrollmentsQuery("p1", true, 0, 1000)
 	// (The outbox counts are read from outbox_counts, one row per status: scanning it is bounded.)
 	cases = append(cases, tc{"partner enrollments", pq, pargs, "sqlite_autoindex_enrollments_1 (partner_id=?)"})
+	rq, rargs := enrollmentsOnQuery("05-01", AnniversaryQuery{On: d("2026-05-01"), Limit: 200, RiskListOnly: true})
+	cases = append(cases, tc{"risk list on", rq, rargs, "renewal_risks_md (anniversary_md=? AND enrollment_id>?)"})
 	eq, eargs := enrollmentsOnQuery("05-01", AnniversaryQuery{On: d("2026-05-01"), Limit: 200, Specializations: []string{"Finance"}})
 	cases = append(cases,
 		tc{"enrollments on", eq, eargs, "enrollments_due (anniversary_md=? AND id>?)"},

@@ -262,6 +262,15 @@ func (s *Server) timeline(ctx context.Context, q timelineQuery, limit, budget in
 		}
 		return res, s.decorate(ctx, q, res.Rows)
 	}
+	// At risk: walk the store's risk list when it is current (a few enrollments a day, judged again
+	// below), else every enrollment of each anniversary.
+	riskList := false
+	if q.AtRisk {
+		var err error
+		if riskList, err = s.o.DB.RiskListCurrent(ctx, s.o.Catalog.Fingerprint()); err != nil {
+			return res, err
+		}
+	}
 	for ann := first; !ann.After(last); ann = ann.AddDays(1) {
 		after := int64(0)
 		if ann == afterAnn {
@@ -274,7 +283,7 @@ func (s *Server) timeline(ctx context.Context, q timelineQuery, limit, budget in
 				return res, s.decorate(ctx, q, res.Rows)
 			}
 			need := min(200, budget-examined)
-			es, err := s.o.DB.EnrollmentsOn(ctx, store.AnniversaryQuery{On: ann, AfterID: after, Specializations: specs, Limit: need})
+			es, err := s.o.DB.EnrollmentsOn(ctx, store.AnniversaryQuery{On: ann, AfterID: after, Specializations: specs, Limit: need, RiskListOnly: riskList})
 			if err != nil {
 				return res, err
 			}

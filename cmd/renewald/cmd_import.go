@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/renewald/renewald/importer"
+	"github.com/renewald/renewald/scheduler"
 	"github.com/renewald/renewald/store"
 )
 
@@ -62,6 +63,14 @@ func (m *Main) cmdImport(ctx context.Context, args []string) error {
 		return err
 	})
 	prog.done()
+	if err == nil && !*dryRun {
+		// The status pages' list of renewals at risk follows the new data now, not at the next tick.
+		if rs, rerr := scheduler.RefreshRisks(ctx, db, cat); rerr != nil {
+			m.logger.Warn("risk list not rebuilt: the status pages judge every renewal until the next tick", "err", rerr)
+		} else if rs.Rebuilt {
+			m.logger.Info("risk list rebuilt", "partners", rs.Partners, "at_risk", rs.AtRisk)
+		}
+	}
 	db.Close()
 	if err != nil {
 		// A failed import leaves no trace: not even the empty database it created.
