@@ -12,10 +12,12 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/renewald/renewald/internal/lease"
 	"github.com/renewald/renewald/renewal"
 )
 
 // Outbox is what delivery needs of the store: claims with a lease and marks. store.Outbox satisfies it.
+// A mark of a row no longer under this Outbox's claim returns an error that is ErrLeaseLost.
 type Outbox interface {
 	// Claim takes up to limit rows due on or before today; rows that fail the re-check (enrollment
 	// removed, recipient without a recipient role) are cancelled and counted instead of returned, and
@@ -721,11 +723,15 @@ func (d *Deliverer) sentOK() {
 	d.holdMu.Unlock()
 }
 
+// ErrLeaseLost is what an Outbox mark returns (wrapped or not) for a row no longer under its claim:
+// the lease expired and another delivery took the row, or an operator acted on it. It is
+// lease.ErrLost, the value store.ErrLeaseLost also names; check it with errors.Is.
+var ErrLeaseLost = lease.ErrLost
+
 // markErr passes mark errors on, except a lost claim: the row's lease expired and another delivery
 // took it over, which at-least-once delivery allows.
 func markErr(err error) error {
-	var ll interface{ LeaseLost() bool }
-	if err == nil || (errors.As(err, &ll) && ll.LeaseLost()) {
+	if err == nil || errors.Is(err, ErrLeaseLost) {
 		return nil
 	}
 	return fmt.Errorf("mark: %w", err)

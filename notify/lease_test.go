@@ -2,6 +2,8 @@ package notify_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -134,5 +136,17 @@ func TestBatchLeavesRowsItLost(t *testing.T) {
 	}
 	if n := f.srv.Count(); n != 1 {
 		t.Errorf("the server got %d messages from the first batch, want 1: the rest belonged to the other delivery", n)
+	}
+}
+
+// TestLeaseLostIsOneSentinel: the store's lost-claim error, wrapped as its marks wrap it, is the one
+// delivery recognises with errors.Is, and no other error is.
+func TestLeaseLostIsOneSentinel(t *testing.T) {
+	wrapped := fmt.Errorf("mark outbox row 7: %w", store.ErrLeaseLost)
+	if !errors.Is(wrapped, notify.ErrLeaseLost) {
+		t.Errorf("%v is not notify.ErrLeaseLost", wrapped)
+	}
+	if errors.Is(errors.New(store.ErrLeaseLost.Error()), notify.ErrLeaseLost) {
+		t.Error("an error with the same text counts as a lost claim")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/renewald/renewald/internal/lease"
 	"github.com/renewald/renewald/renewal"
 )
 
@@ -627,13 +629,9 @@ func (o *Outbox) MarkFailed(ctx context.Context, id int64, now time.Time, reason
 }
 
 // ErrLeaseLost is returned by a mark when the row is no longer claimed (its lease expired and another
-// delivery took it, or an operator acted on it).
-var ErrLeaseLost error = leaseLost{}
-
-type leaseLost struct{}
-
-func (leaseLost) Error() string   { return "claim lost: the row is no longer sending under this claim" }
-func (leaseLost) LeaseLost() bool { return true }
+// delivery took it, or an operator acted on it). It is lease.ErrLost, the value notify.ErrLeaseLost
+// also names: check it with errors.Is.
+var ErrLeaseLost = lease.ErrLost
 
 // Release returns a claimed row that was not sent (delivery stopped) to pending, giving back the
 // attempt the claim counted.
