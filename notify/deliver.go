@@ -21,8 +21,10 @@ import (
 type Outbox interface {
 	// Claim takes up to limit rows due on or before today; rows that fail the re-check (enrollment
 	// removed, recipient without a recipient role) are cancelled and counted instead of returned, and
-	// rows whose renewal's grace period ended before today are marked expired and counted (R13).
-	Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, rules renewal.Rules) (claimed []renewal.Reminder, cancelled, expired int, err error)
+	// rows still waiting whose renewal's grace period ended before today (expiry, R13 on today) are
+	// marked expired and counted. The reminders carry what the rows store: the window and grace dates
+	// are the caller's to work out (renewal.Rules.Complete).
+	Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, expiry renewal.Expiry) (claimed []renewal.Reminder, cancelled, expired int, err error)
 	MarkSent(ctx context.Context, id int64, now time.Time, subject string) error
 	// MarkDigestSent records the rows of one digest as sent, together, under the digest's Message-ID.
 	MarkDigestSent(ctx context.Context, ids []int64, now time.Time, subject, messageID string) error
@@ -182,11 +184,13 @@ func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
 			continue // waited for the minute's allowance
 		}
 		now := d.Now()
-		rems, cancelled, expired, err := d.Outbox.Claim(ctx, now, renewal.DateOf(now, d.Renderer.Location), limit, d.Renderer.Rules)
+		today := renewal.DateOf(now, d.Renderer.Location)
+		rems, cancelled, expired, err := d.Outbox.Claim(ctx, now, today, limit, d.Renderer.Rules.ExpiryOn(today))
 		unlock() // the claimed rows now count as in flight for other deliverers
 		if err != nil {
 			return st, err
 		}
+		d.Renderer.Rules.CompleteAll(rems)
 		st.Cancelled += cancelled
 		st.Expired += expired
 		if expired > 0 {

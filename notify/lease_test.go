@@ -52,7 +52,7 @@ func TestBatchLongerThanTheLease(t *testing.T) {
 	f.d.BatchSize = 10
 	stolen := -1
 	f.d.Transport = &slowTransport{Transport: f.d.Transport, clock: f.clock, mid: func() {
-		rems, _, _, err := f.ob.Claim(ctx, f.clock.Now(), renewal.DateOf(f.clock.Now(), time.UTC), 10, renewal.DefaultRules())
+		rems, err := claimAs(f.ob, f.clock.Now(), 10)
 		if err != nil {
 			t.Error(err)
 		}
@@ -115,7 +115,7 @@ func TestBatchLeavesRowsItLost(t *testing.T) {
 	var taken []renewal.Reminder
 	f.d.Transport = &stallTransport{Transport: f.d.Transport, clock: f.clock, after: func() {
 		var err error
-		taken, _, _, err = other.Claim(ctx, f.clock.Now(), renewal.DateOf(f.clock.Now(), time.UTC), 10, renewal.DefaultRules())
+		taken, err = claimAs(other, f.clock.Now(), 10)
 		if err != nil {
 			t.Error(err)
 		}
