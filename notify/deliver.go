@@ -12,15 +12,19 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/renewald/renewald/internal/lease"
 	"github.com/renewald/renewald/renewal"
 )
 
 // Outbox is what delivery needs of the store: claims with a lease and marks. store.Outbox satisfies it.
+// A mark of a row no longer under this Outbox's claim returns an error that is ErrLeaseLost.
 type Outbox interface {
 	// Claim takes up to limit rows due on or before today; rows that fail the re-check (enrollment
 	// removed, recipient without a recipient role) are cancelled and counted instead of returned, and
-	// rows whose renewal's grace period ended before today are marked expired and counted (R13).
-	Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, rules renewal.Rules) (claimed []renewal.Reminder, cancelled, expired int, err error)
+	// rows still waiting whose renewal's grace period ended before today (expiry, R13 on today) are
+	// marked expired and counted. The reminders carry what the rows store: the window and grace dates
+	// are the caller's to work out (renewal.Rules.Complete).
+	Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, expiry renewal.Expiry) (claimed []renewal.Reminder, cancelled, expired int, err error)
 	MarkSent(ctx context.Context, id int64, now time.Time, subject string) error
 	// MarkDigestSent records the rows of one digest as sent, together, under the digest's Message-ID.
 	MarkDigestSent(ctx context.Context, ids []int64, now time.Time, subject, messageID string) error
@@ -180,11 +184,13 @@ func (d *Deliverer) Deliver(ctx context.Context) (Stats, error) {
 			continue // waited for the minute's allowance
 		}
 		now := d.Now()
-		rems, cancelled, expired, err := d.Outbox.Claim(ctx, now, renewal.DateOf(now, d.Renderer.Location), limit, d.Renderer.Rules)
+		today := renewal.DateOf(now, d.Renderer.Location)
+		rems, cancelled, expired, err := d.Outbox.Claim(ctx, now, today, limit, d.Renderer.Rules.ExpiryOn(today))
 		unlock() // the claimed rows now count as in flight for other deliverers
 		if err != nil {
 			return st, err
 		}
+		d.Renderer.Rules.CompleteAll(rems)
 		st.Cancelled += cancelled
 		st.Expired += expired
 		if expired > 0 {
@@ -721,11 +727,15 @@ func (d *Deliverer) sentOK() {
 	d.holdMu.Unlock()
 }
 
+// ErrLeaseLost is what an Outbox mark returns (wrapped or not) for a row no longer under its claim:
+// the lease expired and another delivery took the row, or an operator acted on it. It is
+// lease.ErrLost, the value store.ErrLeaseLost also names; check it with errors.Is.
+var ErrLeaseLost = lease.ErrLost
+
 // markErr passes mark errors on, except a lost claim: the row's lease expired and another delivery
 // took it over, which at-least-once delivery allows.
 func markErr(err error) error {
-	var ll interface{ LeaseLost() bool }
-	if err == nil || (errors.As(err, &ll) && ll.LeaseLost()) {
+	if err == nil || errors.Is(err, ErrLeaseLost) {
 		return nil
 	}
 	return fmt.Errorf("mark: %w", err)

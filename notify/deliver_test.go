@@ -53,6 +53,19 @@ type fixture struct {
 
 // newFixture queues n pending reminders (one partner per reminder, recipient uN@p.example) and starts
 // an SMTP server on 127.0.0.1.
+// claimAs claims up to limit rows for a test as a deliverer on the default rules would at now (in UTC),
+// and completes the reminders it gets.
+func claimAs(ob *store.Outbox, now time.Time, limit int) ([]renewal.Reminder, error) {
+	return claimOn(ob, now, renewal.DateOf(now, time.UTC), limit)
+}
+
+// claimOn is claimAs with the day "today" given.
+func claimOn(ob *store.Outbox, now time.Time, today renewal.Date, limit int) ([]renewal.Reminder, error) {
+	rules := renewal.DefaultRules()
+	rems, _, _, err := ob.Claim(ctx, now, today, limit, rules.ExpiryOn(today))
+	return rules.CompleteAll(rems), err
+}
+
 func newFixture(t *testing.T, n int) *fixture { return newFixtureOn(t, store.SQLite, n) }
 
 // newFixtureOn is newFixture on the given engine.
@@ -338,7 +351,7 @@ func TestServerDownIsRetried(t *testing.T) {
 func TestCrashBetweenSendAndMark(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, engine store.Engine) {
 		f := newFixtureOn(t, engine, 5)
-		rems, _, _, err := f.ob.Claim(ctx, f.clock.Now(), renewal.DateOf(f.clock.Now(), time.UTC), 10, renewal.DefaultRules())
+		rems, err := claimAs(f.ob, f.clock.Now(), 10)
 		if err != nil || len(rems) != 5 {
 			t.Fatalf("claim %d %v", len(rems), err)
 		}

@@ -187,7 +187,7 @@ func TestDigestOneMessagePerRecipient(t *testing.T) {
 // each digest goes out once more with the same Message-ID, and every row ends sent.
 func TestDigestCrashBetweenSendAndMark(t *testing.T) {
 	f, _ := digestFixture(t, 12)
-	rems, _, _, err := f.ob.Claim(ctx, f.clock.Now(), renewal.NewDate(2025, 12, 30), 100, renewal.DefaultRules())
+	rems, err := claimOn(f.ob, f.clock.Now(), renewal.NewDate(2025, 12, 30), 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,10 +140,11 @@ func TestGraphSendsWithOneToken(t *testing.T) {
 	// The SMTP transport's message for the same rows, built at the same instant.
 	for _, id := range []int64{1, 3, 4} {
 		row, _ := g.db.Get(ctx, id)
-		rem, err := g.ob.Reminder(ctx, id, renewal.DefaultRules())
+		rem, err := g.ob.Reminder(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
+		rem = renewal.DefaultRules().Complete(rem)
 		env, subject, err := g.d.Renderer.Envelope(rem, g.clock.Now())
 		if err != nil {
 			t.Fatal(err)
@@ -589,7 +590,7 @@ func TestParseClientCertificateRefusals(t *testing.T) {
 // marks: once the lease runs out each message is sent again once, with the same Message-ID.
 func TestGraphCrashBetweenAcceptAndMark(t *testing.T) {
 	g := newGraphFixture(t, names(4), nil)
-	rems, _, _, err := g.ob.Claim(ctx, g.clock.Now(), renewal.DateOf(g.clock.Now(), time.UTC), 10, renewal.DefaultRules())
+	rems, err := claimAs(g.ob, g.clock.Now(), 10)
 	if err != nil || len(rems) != 4 {
 		t.Fatalf("claim %d %v", len(rems), err)
 	}

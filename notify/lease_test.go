@@ -2,6 +2,8 @@ package notify_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,7 +52,7 @@ func TestBatchLongerThanTheLease(t *testing.T) {
 	f.d.BatchSize = 10
 	stolen := -1
 	f.d.Transport = &slowTransport{Transport: f.d.Transport, clock: f.clock, mid: func() {
-		rems, _, _, err := f.ob.Claim(ctx, f.clock.Now(), renewal.DateOf(f.clock.Now(), time.UTC), 10, renewal.DefaultRules())
+		rems, err := claimAs(f.ob, f.clock.Now(), 10)
 		if err != nil {
 			t.Error(err)
 		}
@@ -113,7 +115,7 @@ func TestBatchLeavesRowsItLost(t *testing.T) {
 	var taken []renewal.Reminder
 	f.d.Transport = &stallTransport{Transport: f.d.Transport, clock: f.clock, after: func() {
 		var err error
-		taken, _, _, err = other.Claim(ctx, f.clock.Now(), renewal.DateOf(f.clock.Now(), time.UTC), 10, renewal.DefaultRules())
+		taken, err = claimAs(other, f.clock.Now(), 10)
 		if err != nil {
 			t.Error(err)
 		}
@@ -134,5 +136,17 @@ func TestBatchLeavesRowsItLost(t *testing.T) {
 	}
 	if n := f.srv.Count(); n != 1 {
 		t.Errorf("the server got %d messages from the first batch, want 1: the rest belonged to the other delivery", n)
+	}
+}
+
+// TestLeaseLostIsOneSentinel: the store's lost-claim error, wrapped as its marks wrap it, is the one
+// delivery recognises with errors.Is, and no other error is.
+func TestLeaseLostIsOneSentinel(t *testing.T) {
+	wrapped := fmt.Errorf("mark outbox row 7: %w", store.ErrLeaseLost)
+	if !errors.Is(wrapped, notify.ErrLeaseLost) {
+		t.Errorf("%v is not notify.ErrLeaseLost", wrapped)
+	}
+	if errors.Is(errors.New(store.ErrLeaseLost.Error()), notify.ErrLeaseLost) {
+		t.Error("an error with the same text counts as a lost claim")
 	}
 }

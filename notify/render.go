@@ -81,6 +81,10 @@ func (r *Renderer) Data(rem renewal.Reminder, now time.Time) (EmailData, error) 
 		return EmailData{}, fmt.Errorf("reminder %d: %w", rem.OutboxID, err)
 	}
 	m := rem.Milestone
+	if m.WindowCloses.IsZero() {
+		// Read back from the outbox and never completed: every date in the email would be wrong.
+		return EmailData{}, fmt.Errorf("reminder %d: its window dates are not worked out (renewal.Rules.Complete)", rem.OutboxID)
+	}
 	on := renewal.DateOf(now, r.Location)
 	q := r.Catalog.Qualify(spec, rem.Scores)
 	mv := m.ManualValidation

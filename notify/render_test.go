@@ -286,3 +286,25 @@ func FuzzTemplateData(f *testing.F) {
 		}
 	})
 }
+
+// TestRenderRefusesAReminderWithoutItsWindow: a reminder as the outbox stores it (anniversary, year,
+// validation, no window dates) is refused rather than worded with zero dates; completed, it renders.
+func TestRenderRefusesAReminderWithoutItsWindow(t *testing.T) {
+	r := testRenderer(t)
+	full := reminder(t, "Kubernetes on Microsoft Azure", "2021-06-10", 5, -30, nil)
+	stored := full
+	rn := full.Milestone.Renewal
+	stored.Milestone.Renewal = renewal.Renewal{Anniversary: rn.Anniversary, Year: rn.Year, ManualValidation: rn.ManualValidation}
+	now := full.Milestone.DueOn.Time(time.UTC)
+	if _, err := r.Render(stored, now); err == nil || !strings.Contains(err.Error(), "window dates are not worked out") {
+		t.Errorf("rendered a reminder without its window: %v", err)
+	}
+	got, err := r.Render(r.Rules.Complete(stored), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := r.Render(full, now)
+	if got.Subject != want.Subject || got.Text != want.Text {
+		t.Errorf("completed reminder renders %q, want %q", got.Subject, want.Subject)
+	}
+}

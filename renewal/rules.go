@@ -164,8 +164,11 @@ func (rn Renewal) DaysToGraceEnd(on Date) int { return on.DaysUntil(rn.GraceEnds
 // Window returns the window's opening and closing dates and the end of the grace period of an
 // anniversary (R5).
 func (r Rules) Window(anniversary Date) (opens, closes, graceEnds Date) {
-	return anniversary.AddDays(-r.WindowOpensDaysBefore), anniversary, anniversary.AddDays(r.GracePeriodDays)
+	return anniversary.AddDays(-r.WindowOpensDaysBefore), anniversary, lastDayOfGrace(anniversary, r.GracePeriodDays)
 }
+
+// lastDayOfGrace returns the last day of a grace period of days after anniversary (R5).
+func lastDayOfGrace(anniversary Date, days int) Date { return anniversary.AddDays(days) }
 
 // RenewalOn returns the renewal of an anniversary whose renewal year and due manual validation are
 // already known (as stored with a queued reminder).
@@ -178,6 +181,42 @@ func (r Rules) RenewalOn(anniversary Date, year int, mv Validation) Renewal {
 // GraceOpenFrom returns the earliest anniversary whose grace period has not ended on today: an
 // anniversary before it can no longer be renewed, so its reminders are stale (R13).
 func (r Rules) GraceOpenFrom(today Date) Date { return today.AddDays(-r.GracePeriodDays) }
+
+// Complete returns rem with the window and grace dates of its renewal worked out (R5). A reminder
+// read back from the outbox carries only what the row stores: the anniversary, the renewal year and
+// the manual validation due.
+func (r Rules) Complete(rem Reminder) Reminder {
+	m := &rem.Milestone
+	m.WindowOpens, m.WindowCloses, m.GraceEnds = r.Window(m.Anniversary)
+	return rem
+}
+
+// CompleteAll completes every reminder of rems in place (Complete) and returns rems.
+func (r Rules) CompleteAll(rems []Reminder) []Reminder {
+	for i := range rems {
+		rems[i] = r.Complete(rems[i])
+	}
+	return rems
+}
+
+// Expiry is R13 on one day, in the form a store applies it to the reminders still waiting to be
+// sent: those of an anniversary before OpenFrom had their grace period end before that day, so they
+// are not sent but expired, recording Reason. The zero Expiry expires nothing.
+type Expiry struct {
+	OpenFrom  Date // the earliest anniversary whose grace period has not ended (GraceOpenFrom)
+	graceDays int
+}
+
+// ExpiryOn returns R13 as it applies on today.
+func (r Rules) ExpiryOn(today Date) Expiry {
+	return Expiry{OpenFrom: r.GraceOpenFrom(today), graceDays: r.GracePeriodDays}
+}
+
+// Reason returns what an expired reminder of anniversary records (ExpiredReason of the last day of
+// its grace period).
+func (e Expiry) Reason(anniversary Date) string {
+	return ExpiredReason(lastDayOfGrace(anniversary, e.graceDays))
+}
 
 // Renewal returns the n-th anniversary's renewal of an enrollment attained on attained whose catalog
 // validation kind is kind; ok is false when that anniversary is not in the programme.

@@ -191,6 +191,36 @@ func TestConfigurableWindow(t *testing.T) {
 	}
 }
 
+// TestCompleteAndExpiry: a reminder read back with only its stored facts gets the window the rules
+// give (R5), and R13 on a day expires exactly the anniversaries whose grace ended before it, naming
+// the last day of grace; the zero Expiry expires nothing.
+func TestCompleteAndExpiry(t *testing.T) {
+	r := DefaultRules()
+	r.WindowOpensDaysBefore, r.GracePeriodDays = 45, 15
+	full, _ := r.Renewal(d("2023-05-20"), ValidationAudit, 1)
+	stored := Reminder{OutboxID: 7, Milestone: Milestone{Renewal: Renewal{Anniversary: full.Anniversary,
+		Year: full.Year, ManualValidation: full.ManualValidation}, Offset: -30, DueOn: full.Anniversary.AddDays(-30)}}
+	got := r.Complete(stored).Milestone
+	if got.WindowOpens != full.WindowOpens || got.WindowCloses != full.WindowCloses || got.GraceEnds != full.GraceEnds ||
+		got.Anniversary != full.Anniversary || got.Year != full.Year || got.Offset != -30 {
+		t.Errorf("completed %+v, want the window of %+v", got, full)
+	}
+	last := full.GraceEnds // 2024-06-04: sending on it is allowed
+	if e := r.ExpiryOn(last); full.Anniversary.Before(e.OpenFrom) {
+		t.Errorf("on the last day of grace %s, anniversary %s counts as expired (open from %s)", last, full.Anniversary, e.OpenFrom)
+	}
+	e := r.ExpiryOn(last.AddDays(1))
+	if !full.Anniversary.Before(e.OpenFrom) {
+		t.Errorf("the day after grace, anniversary %s does not count as expired (open from %s)", full.Anniversary, e.OpenFrom)
+	}
+	if want := "grace period ended on 2024-06-04 before it could be sent"; e.Reason(full.Anniversary) != want {
+		t.Errorf("reason %q, want %q", e.Reason(full.Anniversary), want)
+	}
+	if !(Expiry{}).OpenFrom.IsZero() {
+		t.Error("the zero Expiry has a cut-off")
+	}
+}
+
 func TestMilestoneDueDates(t *testing.T) {
 	r := DefaultRules()
 	// Anniversary 2026-05-20 (attained 2023-05-20, k=3).

@@ -129,10 +129,11 @@ func TestLifetimeWithOutage(t *testing.T) {
 			if !strings.HasPrefix(*r.SentAt, back.String()) {
 				t.Errorf("row %d due %s in the outage sent at %s", r.ID, r.DueOn, *r.SentAt)
 			}
-			rem, err := (&store.Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys()}).Reminder(ctx, r.ID, renewal.DefaultRules())
+			rem, err := (&store.Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys()}).Reminder(ctx, r.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
+			rem = renewal.DefaultRules().Complete(rem)
 			sent, err := rend.Render(rem, back.Time(time.UTC).Add(6*time.Hour))
 			if err != nil {
 				t.Fatal(err)

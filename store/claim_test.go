@@ -25,13 +25,13 @@ func TestMarkNeedsTheClaimThatHoldsTheRow(t *testing.T) {
 		enqueueSample(t, db)
 		rules, today := renewal.DefaultRules(), d("2026-01-20")
 		slow, fast := newOutbox(db), newOutbox(db)
-		first, _, _, err := slow.Claim(ctx, t0, today, 10, rules)
+		first, _, _, err := slow.Claim(ctx, t0, today, 10, rules.ExpiryOn(today))
 		if err != nil || len(first) != 1 {
 			t.Fatalf("claim: %v %v", first, err)
 		}
 		id := first[0].OutboxID
 		staleToken := slow.claims[id]
-		second, _, _, err := fast.Claim(ctx, t0.Add(6*time.Minute), today, 10, rules)
+		second, _, _, err := fast.Claim(ctx, t0.Add(6*time.Minute), today, 10, rules.ExpiryOn(today))
 		if err != nil || len(second) != 1 || second[0].OutboxID != id {
 			t.Fatalf("re-claim after the lease: %v %v", second, err)
 		}
@@ -58,7 +58,7 @@ func TestMarkNeedsTheClaimThatHoldsTheRow(t *testing.T) {
 		if err := db.Retry(ctx, id, t0.Add(8*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		third, _, _, err := fast.Claim(ctx, t0.Add(9*time.Minute), today, 10, rules)
+		third, _, _, err := fast.Claim(ctx, t0.Add(9*time.Minute), today, 10, rules.ExpiryOn(today))
 		if err != nil || len(third) != 1 || third[0].Attempts != first[0].Attempts {
 			t.Fatalf("claim after retry: %+v %v", third, err)
 		}
@@ -114,7 +114,7 @@ func TestConcurrentClaimsTakeEachRowOnce(t *testing.T) {
 				defer wg.Done()
 				ob := newOutbox(db)
 				for {
-					got, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 7, renewal.DefaultRules())
+					got, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 7, renewal.DefaultRules().ExpiryOn(d("2026-01-20")))
 					if err != nil {
 						errs <- err
 						return

@@ -38,7 +38,7 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob := newOutbox(src)
-	claimed, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 10, rules)
+	claimed, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 10, rules.ExpiryOn(d("2026-01-20")))
 	if err != nil || len(claimed) == 0 {
 		t.Fatalf("claim: %v %v", claimed, err)
 	}

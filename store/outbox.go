@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/renewald/renewald/internal/lease"
 	"github.com/renewald/renewald/renewal"
 )
 
@@ -251,8 +253,9 @@ type claimRow struct {
 // before today are not sent: they become expired and are counted (R13). Each claimable row is
 // re-checked first: a row whose enrollment was removed, or whose recipient no longer holds a recipient
 // role, is cancelled instead (R1, R8). The rest become sending with a lease and one more attempt.
-// rules gives the renewal figures for the reminder's window dates.
-func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, rules renewal.Rules) (claimed []renewal.Reminder, cancelled, expired int, err error) {
+// expiry is R13 on today (renewal.Rules.ExpiryOn). The reminders carry the stored facts only: their
+// window and grace dates are the caller's to work out (renewal.Rules.Complete).
+func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, limit int, expiry renewal.Expiry) (claimed []renewal.Reminder, cancelled, expired int, err error) {
 	ts := formatTime(now)
 	token, err := newClaimToken()
 	if err != nil {
@@ -260,7 +263,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 	}
 	var out []renewal.Reminder
 	err = o.DB.inTx(ctx, func(tx *rebindTx) error {
-		n, err := expireStale(ctx, tx, o.DB.dialect().skipLocked, ts, today, rules)
+		n, err := expireStale(ctx, tx, o.DB.dialect().skipLocked, ts, expiry)
 		if err != nil {
 			return err
 		}
@@ -326,7 +329,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 			if _, err := claim.ExecContext(ctx, lease, ts, token, ts, r.ID); err != nil {
 				return fmt.Errorf("claim %d: %w", r.ID, err)
 			}
-			rem, err := r.reminder(rules)
+			rem, err := r.reminder()
 			if err != nil {
 				return err
 			}
@@ -353,15 +356,15 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 }
 
 // expireStale marks expired every row still waiting to be sent (pending, or sending with a lapsed
-// lease) whose renewal's grace period ended before today (R13), and returns how many.
-func expireStale(ctx context.Context, tx *rebindTx, skipLocked, ts string, today renewal.Date, rules renewal.Rules) (int, error) {
+// lease) whose renewal's grace period ended before the day of expiry (R13), and returns how many.
+func expireStale(ctx context.Context, tx *rebindTx, skipLocked, ts string, expiry renewal.Expiry) (int, error) {
 	var stale []struct {
 		ID            int64  `db:"id"`
 		AnniversaryOn string `db:"anniversary_on"`
 	}
 	if err := tx.SelectContext(ctx, &stale, `SELECT id, anniversary_on FROM outbox
 		WHERE (status = 'pending' OR (status = 'sending' AND lease_until <= ?)) AND anniversary_on < ?`+skipLocked,
-		ts, rules.GraceOpenFrom(today).String()); err != nil {
+		ts, expiry.OpenFrom.String()); err != nil {
 		return 0, fmt.Errorf("select stale: %w", err)
 	}
 	for _, r := range stale {
@@ -369,9 +372,8 @@ func expireStale(ctx context.Context, tx *rebindTx, skipLocked, ts string, today
 		if err != nil {
 			return 0, fmt.Errorf("outbox row %d: %w", r.ID, err)
 		}
-		_, _, graceEnds := rules.Window(ann)
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'expired', last_error = ?, lease_until = NULL,
-			next_attempt_at = NULL, claim_token = NULL, updated_at = ? WHERE id = ?`, renewal.ExpiredReason(graceEnds), ts, r.ID); err != nil {
+			next_attempt_at = NULL, claim_token = NULL, updated_at = ? WHERE id = ?`, expiry.Reason(ann), ts, r.ID); err != nil {
 			return 0, fmt.Errorf("expire %d: %w", r.ID, err)
 		}
 	}
@@ -422,8 +424,9 @@ func loadClaimRows(ctx context.Context, q sqlx.QueryerContext, ids []int64, role
 }
 
 // Reminder loads one row as a reminder, without claiming it (preview). Its Attempts are those so far.
-func (o *Outbox) Reminder(ctx context.Context, id int64, rules renewal.Rules) (renewal.Reminder, error) {
-	rems, err := o.reminders(ctx, []int64{id}, rules)
+// Like Claim's, it carries the stored facts only (renewal.Rules.Complete adds the window dates).
+func (o *Outbox) Reminder(ctx context.Context, id int64) (renewal.Reminder, error) {
+	rems, err := o.reminders(ctx, []int64{id})
 	if err != nil {
 		return renewal.Reminder{}, err
 	}
@@ -435,7 +438,7 @@ func (o *Outbox) Reminder(ctx context.Context, id int64, rules renewal.Rules) (r
 
 // reminders loads rows ids as reminders without claiming them, in one read of the rows and one of
 // their partners' scores; Attempts are those so far.
-func (o *Outbox) reminders(ctx context.Context, ids []int64, rules renewal.Rules) ([]renewal.Reminder, error) {
+func (o *Outbox) reminders(ctx context.Context, ids []int64) ([]renewal.Reminder, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -446,7 +449,7 @@ func (o *Outbox) reminders(ctx context.Context, ids []int64, rules renewal.Rules
 	out := make([]renewal.Reminder, 0, len(rows))
 	partners := map[string]bool{}
 	for _, r := range rows {
-		rem, err := r.reminder(rules)
+		rem, err := r.reminder()
 		if err != nil {
 			return nil, err
 		}
@@ -466,8 +469,8 @@ func (o *Outbox) reminders(ctx context.Context, ids []int64, rules renewal.Rules
 
 // DigestGroup returns the reminders a row would go out with when digests are on: the rows to the same
 // recipient due the same day that are still waiting (pending or sending), the row itself included, in
-// id order. Their Attempts are those so far.
-func (o *Outbox) DigestGroup(ctx context.Context, id int64, rules renewal.Rules) ([]renewal.Reminder, error) {
+// id order. Their Attempts are those so far; they carry the stored facts only, as Reminder's do.
+func (o *Outbox) DigestGroup(ctx context.Context, id int64) ([]renewal.Reminder, error) {
 	var ids []int64
 	if err := o.DB.db.SelectContext(ctx, &ids, `SELECT p.id FROM outbox o JOIN outbox p ON p.recipient = o.recipient
 		AND p.due_on = o.due_on WHERE o.id = ? AND (p.id = o.id OR p.status IN ('pending', 'sending')) ORDER BY p.id`, id); err != nil {
@@ -476,20 +479,22 @@ func (o *Outbox) DigestGroup(ctx context.Context, id int64, rules renewal.Rules)
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("outbox row %d: %w", id, ErrNotFound)
 	}
-	return o.reminders(ctx, ids, rules)
+	return o.reminders(ctx, ids)
 }
 
 // SentTogether returns the reminders of the rows sent under messageID (one, or every row of a
-// digest), in id order.
-func (o *Outbox) SentTogether(ctx context.Context, messageID string, rules renewal.Rules) ([]renewal.Reminder, error) {
+// digest), in id order, with the stored facts only, as Reminder's.
+func (o *Outbox) SentTogether(ctx context.Context, messageID string) ([]renewal.Reminder, error) {
 	var ids []int64
 	if err := o.DB.db.SelectContext(ctx, &ids, `SELECT id FROM outbox WHERE message_id = ? AND status = 'sent' ORDER BY id`, messageID); err != nil {
 		return nil, fmt.Errorf("rows sent as %s: %w", messageID, err)
 	}
-	return o.reminders(ctx, ids, rules)
+	return o.reminders(ctx, ids)
 }
 
-func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {
+// reminder returns the row's stored facts as a reminder: its renewal has the anniversary, renewal
+// year and manual validation, not the window dates, which follow from the rules (renewal.Rules.Complete).
+func (r claimRow) reminder() (renewal.Reminder, error) {
 	attained, err1 := renewal.ParseDate(r.AttainedOn)
 	ann, err2 := renewal.ParseDate(r.AnniversaryOn)
 	due, err3 := renewal.ParseDate(r.DueOn)
@@ -508,7 +513,7 @@ func (r claimRow) reminder(rules renewal.Rules) (renewal.Reminder, error) {
 		Specialization: r.Specialization,
 		AttainedOn:     attained,
 		Milestone: renewal.Milestone{
-			Renewal: rules.RenewalOn(ann, r.RenewalYear, renewal.Validation(r.ManualValidation)),
+			Renewal: renewal.Renewal{Anniversary: ann, Year: r.RenewalYear, ManualValidation: renewal.Validation(r.ManualValidation)},
 			Offset:  r.OffsetDays,
 			DueOn:   due,
 		},
@@ -659,13 +664,9 @@ func (o *Outbox) MarkFailed(ctx context.Context, id int64, now time.Time, reason
 }
 
 // ErrLeaseLost is returned by a mark when the row is no longer claimed (its lease expired and another
-// delivery took it, or an operator acted on it).
-var ErrLeaseLost error = leaseLost{}
-
-type leaseLost struct{}
-
-func (leaseLost) Error() string   { return "claim lost: the row is no longer sending under this claim" }
-func (leaseLost) LeaseLost() bool { return true }
+// delivery took it, or an operator acted on it). It is lease.ErrLost, the value notify.ErrLeaseLost
+// also names: check it with errors.Is.
+var ErrLeaseLost = lease.ErrLost
 
 // Release returns a claimed row that was not sent (delivery stopped) to pending, giving back the
 // attempt the claim counted.

@@ -67,7 +67,7 @@ func TestRecordRenewal(t *testing.T) {
 		if _, err := db.db.Exec(`INSERT INTO renewal_outcomes VALUES (1, '2027-05-20', 'renewed', '2027-01-01', 'x')`); err != nil {
 			t.Fatal(err)
 		}
-		got, cancelled, _, err := ob.Claim(ctx, t0, d("2027-01-20"), 10, rules)
+		got, cancelled, _, err := ob.Claim(ctx, t0, d("2027-01-20"), 10, rules.ExpiryOn(d("2027-01-20")))
 		if err != nil || len(got) != 0 || cancelled != 1 {
 			t.Errorf("claim of a renewed row: %d claimed, %d cancelled, %v", len(got), cancelled, err)
 		}

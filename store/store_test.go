@@ -332,19 +332,23 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 		enqueueSample(t, db)
 		ob := &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute}
 		rules := renewal.DefaultRules()
-		got, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 10, rules)
+		got, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 10, rules.ExpiryOn(d("2026-01-20")))
 		if err != nil || len(got) != 1 {
 			t.Fatalf("claim: %v %v", got, err)
 		}
 		r := got[0]
-		if r.PartnerName != "Contoso Ltd" || r.RecipientName != "Ada" || r.Attempts != 1 || r.Milestone.WindowOpens != d("2026-03-21") {
+		if r.PartnerName != "Contoso Ltd" || r.RecipientName != "Ada" || r.Attempts != 1 || r.Milestone.Anniversary != d("2026-05-20") {
 			t.Errorf("reminder %+v", r)
 		}
+		// The store returns what the row stores; the window follows from the rules.
+		if !r.Milestone.WindowOpens.IsZero() || rules.Complete(r).Milestone.WindowOpens != d("2026-03-21") {
+			t.Errorf("window opens %s as claimed, %s completed", r.Milestone.WindowOpens, rules.Complete(r).Milestone.WindowOpens)
+		}
 		// Claimed rows are not claimed again before the lease expires; after it, they are.
-		if again, _, _, _ := ob.Claim(ctx, t0.Add(time.Minute), d("2026-01-20"), 10, rules); len(again) != 0 {
+		if again, _, _, _ := ob.Claim(ctx, t0.Add(time.Minute), d("2026-01-20"), 10, rules.ExpiryOn(d("2026-01-20"))); len(again) != 0 {
 			t.Errorf("claimed twice within the lease: %v", again)
 		}
-		again, _, _, err := ob.Claim(ctx, t0.Add(6*time.Minute), d("2026-01-20"), 10, rules)
+		again, _, _, err := ob.Claim(ctx, t0.Add(6*time.Minute), d("2026-01-20"), 10, rules.ExpiryOn(d("2026-01-20")))
 		if err != nil || len(again) != 1 || again[0].Attempts != 2 || again[0].MessageID != r.MessageID {
 			t.Fatalf("re-claim after lease: %+v %v", again, err)
 		}
@@ -354,10 +358,10 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 		if err := ob.MarkSent(ctx, r.OutboxID, t0, "s"); err == nil {
 			t.Error("marked a row that is not sending")
 		}
-		if got, _, _, _ := ob.Claim(ctx, t0.Add(30*time.Minute), d("2026-01-20"), 10, rules); len(got) != 0 {
+		if got, _, _, _ := ob.Claim(ctx, t0.Add(30*time.Minute), d("2026-01-20"), 10, rules.ExpiryOn(d("2026-01-20"))); len(got) != 0 {
 			t.Errorf("claimed before next_attempt_at")
 		}
-		got, _, _, _ = ob.Claim(ctx, t0.Add(61*time.Minute), d("2026-01-20"), 10, rules)
+		got, _, _, _ = ob.Claim(ctx, t0.Add(61*time.Minute), d("2026-01-20"), 10, rules.ExpiryOn(d("2026-01-20")))
 		if len(got) != 1 {
 			t.Fatal("not claimed after next_attempt_at")
 		}
@@ -379,7 +383,7 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 		if _, err := db.Enqueue(ctx, []OutboxItem{{EnrollmentID: 1, Milestone: ms[0], Recipient: "ada@contoso.example", Status: StatusPending, MessageID: "<x@y>"}}, t0); err != nil {
 			t.Fatal(err)
 		}
-		if got, _, _, _ := ob.Claim(ctx, t0.AddDate(0, 0, 30), d("2026-02-19"), 10, rules); len(got) != 0 {
+		if got, _, _, _ := ob.Claim(ctx, t0.AddDate(0, 0, 30), d("2026-02-19"), 10, rules.ExpiryOn(d("2026-02-19"))); len(got) != 0 {
 			t.Errorf("claimed for a recipient without the role: %+v", got)
 		}
 		rows, _ := db.List(ctx, Filter{Status: StatusCancelled})
@@ -446,10 +450,10 @@ func TestClaimNothingEarlyNothingStale(t *testing.T) {
 				enqueue(t, db, m)
 				// The evening before, even at a UTC instant already on the due date.
 				at := m.DueOn.Time(time.UTC).Add(-2 * time.Hour)
-				if got, _, _, _ := ob.Claim(ctx, at, m.DueOn.AddDays(-1), 10, rules); len(got) != 0 {
+				if got, _, _, _ := ob.Claim(ctx, at, m.DueOn.AddDays(-1), 10, rules.ExpiryOn(m.DueOn.AddDays(-1))); len(got) != 0 {
 					t.Fatalf("claimed %s on %s, the day before it is due", got[0].Milestone.DueOn, m.DueOn.AddDays(-1))
 				}
-				got, _, _, err := ob.Claim(ctx, m.DueOn.Time(time.UTC), m.DueOn, 10, rules)
+				got, _, _, err := ob.Claim(ctx, m.DueOn.Time(time.UTC), m.DueOn, 10, rules.ExpiryOn(m.DueOn))
 				if err != nil || len(got) != 1 || got[0].Milestone.DueOn != m.DueOn {
 					t.Fatalf("claim on %s: %+v %v", m.DueOn, got, err)
 				}
@@ -462,7 +466,7 @@ func TestClaimNothingEarlyNothingStale(t *testing.T) {
 		t.Run("last day of grace still sends", func(t *testing.T) {
 			db, ob := setup(t)
 			enqueue(t, db, last)
-			got, _, expired, err := ob.Claim(ctx, t0, d("2026-06-19"), 10, rules)
+			got, _, expired, err := ob.Claim(ctx, t0, d("2026-06-19"), 10, rules.ExpiryOn(d("2026-06-19")))
 			if err != nil || len(got) != 1 || expired != 0 {
 				t.Fatalf("claim on the last day: %d rows, %d expired, %v", len(got), expired, err)
 			}
@@ -470,7 +474,7 @@ func TestClaimNothingEarlyNothingStale(t *testing.T) {
 		t.Run("expired after grace", func(t *testing.T) {
 			db, ob := setup(t)
 			enqueue(t, db, last)
-			got, _, expired, err := ob.Claim(ctx, t0, d("2026-06-20"), 10, rules)
+			got, _, expired, err := ob.Claim(ctx, t0, d("2026-06-20"), 10, rules.ExpiryOn(d("2026-06-20")))
 			if err != nil || len(got) != 0 || expired != 1 {
 				t.Fatalf("claim after grace: %d rows, %d expired, %v", len(got), expired, err)
 			}
@@ -534,7 +538,7 @@ func TestOldestWaiting(t *testing.T) {
 	}
 	ob := &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: time.Minute}
 	claimAt := t0.Add(2 * time.Hour)
-	if got, _, _, err := ob.Claim(ctx, claimAt, d("2026-01-20"), 10, renewal.DefaultRules()); err != nil || len(got) != 1 {
+	if got, _, _, err := ob.Claim(ctx, claimAt, d("2026-01-20"), 10, renewal.DefaultRules().ExpiryOn(d("2026-01-20"))); err != nil || len(got) != 1 {
 		t.Fatal(err)
 	}
 	if since, _, _ := db.OldestWaiting(ctx); !since.Equal(claimAt) {

@@ -121,7 +121,7 @@ func newFixture(t testing.TB) *fixture {
 		if err := db.MarkScanned(ctx, d("2026-05-01")); err != nil {
 			t.Fatal(err)
 		}
-		claimed, _, _, err := ob.Claim(ctx, fixtureNow, d("2026-05-01"), 10000, rules)
+		claimed, _, _, err := ob.Claim(ctx, fixtureNow, d("2026-05-01"), 10000, rules.ExpiryOn(d("2026-05-01")))
 		if err != nil {
 			t.Fatal(err)
 		}

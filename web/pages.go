@@ -457,8 +457,9 @@ func (s *Server) outboxRow(w http.ResponseWriter, r *http.Request) {
 	if row.Recipient != nil && s.o.Renderer != nil && s.o.Outbox != nil {
 		at := s.emailTime(row)
 		d.WrittenOn = renewal.DateOf(at, s.o.Location).String()
-		rem, err := s.o.Outbox.Reminder(ctx, id, s.o.Rules)
+		rem, err := s.o.Outbox.Reminder(ctx, id)
 		if err == nil {
+			rem = s.o.Rules.Complete(rem)
 			out, rerr := s.o.Renderer.Render(rem, at)
 			if rerr == nil {
 				d.HasEmail, d.Subject, d.Text, d.ICS = true, out.Subject, out.Text, s.o.Renderer.ICS(rem, at)
@@ -496,11 +497,12 @@ func (s *Server) outboxEmail(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r, fmt.Sprintf("Outbox row %d has no email.", id))
 		return
 	}
-	rem, err := s.o.Outbox.Reminder(ctx, id, s.o.Rules)
+	rem, err := s.o.Outbox.Reminder(ctx, id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	rem = s.o.Rules.Complete(rem)
 	out, err := s.o.Renderer.Render(rem, s.emailTime(row))
 	if err != nil {
 		s.fail(w, r, err)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/renewald/renewald/internal/config"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/templates"
@@ -45,7 +46,7 @@ func (m *Main) cmdConfig(_ context.Context, args []string) error {
 			return err
 		}
 	}
-	src := cfg.path
+	src := cfg.File()
 	if src == "" {
 		src = "built-in defaults"
 	}
@@ -68,12 +69,12 @@ func (m *Main) cmdVersion(_ context.Context, args []string) error {
 // manual validation kind, in an odd and an even renewal year, without scores, at risk, qualified and
 // partly scored, and a digest, so a template that parses but cannot render (a misspelt field in any
 // branch) is found by config check, not at 06:00.
-func (m *Main) renderSamples(cfg Config, tmpl *templates.Set) error {
+func (m *Main) renderSamples(cfg config.Config, tmpl *templates.Set) error {
 	cat, err := cfg.Catalog()
 	if err != nil {
 		return err
 	}
-	from, err := parseAddress(cfg.Mail.From)
+	from, err := config.ParseAddress(cfg.Mail.From)
 	if err != nil {
 		return fmt.Errorf("mail.from: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/renewald/renewald/internal/config"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
 )
@@ -30,7 +31,7 @@ func (m *Main) cmdDemo(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return fmt.Errorf("demo folder: %w", err)
 	}
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.Database.Path = filepath.Join(*dir, "renewald.db")
 	cfg.Mail.Transport = "file"
 	cfg.Mail.FileDir = filepath.Join(*dir, "mail-out")

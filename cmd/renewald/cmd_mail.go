@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/renewald/renewald/internal/config"
 	"github.com/renewald/renewald/notify"
 )
 
@@ -53,7 +54,7 @@ func (m *Main) cmdMail(ctx context.Context, args []string) error {
 	if len(pos) != 1 || pos[0] != "test" || *to == "" {
 		return usageErrorf("usage: renewald mail test --to ADDRESS [--json]")
 	}
-	rcpt, err := parseAddress(*to)
+	rcpt, err := config.ParseAddress(*to)
 	if err != nil {
 		return usageErrorf("--to %q: %v", *to, err)
 	}
@@ -61,13 +62,13 @@ func (m *Main) cmdMail(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	from, err := parseAddress(cfg.Mail.From)
+	from, err := config.ParseAddress(cfg.Mail.From)
 	if err != nil {
 		return asUsage(fmt.Errorf("mail.from: %w", err))
 	}
 	var replyTo *mail.Address
 	if cfg.Mail.ReplyTo != "" {
-		if replyTo, err = parseAddress(cfg.Mail.ReplyTo); err != nil {
+		if replyTo, err = config.ParseAddress(cfg.Mail.ReplyTo); err != nil {
 			return asUsage(fmt.Errorf("mail.reply_to: %w", err))
 		}
 	}
@@ -97,7 +98,7 @@ func (m *Main) cmdMail(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		_, res.GraphEndpoint = cfg.Mail.Graph.graphEndpoints()
+		_, res.GraphEndpoint = cfg.Mail.Graph.Endpoints()
 		res.Cloud, res.Mailbox = cfg.Mail.Graph.Cloud, graphMailbox(cfg)
 		r, err := t.Test(ctx, env)
 		res.Credential, res.TokenEndpoint, res.TokenAnswer = r.Credential, r.TokenEndpoint, r.TokenAnswer

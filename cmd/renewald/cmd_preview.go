@@ -32,10 +32,11 @@ func (m *Main) cmdPreview(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	rem, err := a.outbox.Reminder(ctx, id, a.rules)
+	rem, err := a.outbox.Reminder(ctx, id)
 	if err != nil {
 		return notFoundIsUsage(err)
 	}
+	rem = a.rules.Complete(rem)
 	if rem.Recipient == "" {
 		return usageErrorf("outbox row %d has no recipient (status no_recipients): nothing to render", id)
 	}
@@ -58,10 +59,11 @@ func (m *Main) cmdPreview(ctx context.Context, args []string) error {
 		status = "sent at " + *row.SentAt + " (shown as it went out)"
 		rem.MessageID = row.MessageID
 		if strings.HasPrefix(row.MessageID, "<digest.") {
-			group, err := a.outbox.SentTogether(ctx, row.MessageID, a.rules)
+			group, err := a.outbox.SentTogether(ctx, row.MessageID)
 			if err != nil {
 				return err
 			}
+			a.rules.CompleteAll(group)
 			if len(group) > 1 {
 				if !*raw {
 					fmt.Fprintf(m.Stdout, "Status: %s\n", status)
@@ -76,10 +78,11 @@ func (m *Main) cmdPreview(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "Status: %s\n", status)
 	}
 	if a.cfg.Mail.Digest && (row.Status == store.StatusPending || row.Status == store.StatusSending) {
-		group, err := a.outbox.DigestGroup(ctx, id, a.rules)
+		group, err := a.outbox.DigestGroup(ctx, id)
 		if err != nil {
 			return err
 		}
+		a.rules.CompleteAll(group)
 		if len(group) > 1 {
 			return m.previewDigest(a, group, *raw, now)
 		}

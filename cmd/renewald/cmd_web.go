@@ -5,57 +5,19 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/renewald/renewald/internal/config"
 	"github.com/renewald/renewald/metrics"
 	"github.com/renewald/renewald/scheduler"
 	"github.com/renewald/renewald/web"
 )
 
-// WebConfig is [web]: the read-only status pages (issue 20).
-type WebConfig struct {
-	Listen    string `toml:"listen"`
-	BasePath  string `toml:"base_path"`
-	UsersFile string `toml:"users_file"`
-	CertFile  string `toml:"cert_file"`
-	KeyFile   string `toml:"key_file"`
-}
-
-// validate checks [web]: an address off loopback needs users and TLS; each error names its key.
-func (w WebConfig) validate() []error {
-	var errs []error
-	bad := func(key, v, why string) { errs = append(errs, fmt.Errorf("%s = %q: %s", key, v, why)) }
-	if w.Listen != "" {
-		if _, _, err := net.SplitHostPort(w.Listen); err != nil {
-			bad("web.listen", w.Listen, "want host:port")
-		} else if !web.IsLoopback(w.Listen) {
-			why := fmt.Sprintf("required when web.listen %q is not a loopback address (127.0.0.0/8, ::1, localhost)", w.Listen)
-			for _, k := range []struct{ key, v string }{{"web.users_file", w.UsersFile}, {"web.cert_file", w.CertFile}, {"web.key_file", w.KeyFile}} {
-				if k.v == "" {
-					bad(k.key, "", why)
-				}
-			}
-		}
-	}
-	if (w.CertFile == "") != (w.KeyFile == "") {
-		key, v := "web.key_file", w.KeyFile
-		if w.CertFile == "" {
-			key, v = "web.cert_file", w.CertFile
-		}
-		bad(key, v, "web.cert_file and web.key_file go together")
-	}
-	if b := w.BasePath; b != "" && (!strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") || strings.ContainsAny(b, "?#% \t\r\n")) {
-		bad("web.base_path", b, `want "" or a path like "/renewald": a leading slash, no trailing slash`)
-	}
-	return errs
-}
-
 // webHandler builds the pages for app a; sched may be nil (no schedule shown), mx serves /metrics and
 // /healthz on the same server when not nil.
-func (m *Main) webHandler(cfg Config, a *app, sched cron.Schedule, lastTick func() time.Time, extra http.Handler) (http.Handler, error) {
+func (m *Main) webHandler(cfg config.Config, a *app, sched cron.Schedule, lastTick func() time.Time, extra http.Handler) (http.Handler, error) {
 	var users map[string][]byte
 	if cfg.Web.UsersFile != "" {
 		u, err := web.LoadUsers(cfg.Web.UsersFile)
@@ -78,7 +40,7 @@ func (m *Main) webHandler(cfg Config, a *app, sched cron.Schedule, lastTick func
 }
 
 // transportWords says how mail goes out, without any secret.
-func transportWords(cfg Config) string {
+func transportWords(cfg config.Config) string {
 	if cfg.Mail.Transport == "file" {
 		return "file: one .eml per message in " + cfg.Mail.FileDir
 	}
@@ -88,7 +50,7 @@ func transportWords(cfg Config) string {
 
 // startWeb serves the pages from the daemon when web.listen is set; when metrics.listen is the same
 // address this one server also serves /metrics and /healthz.
-func (m *Main) startWeb(ctx context.Context, cfg Config, a *app, sched cron.Schedule, mx *metrics.Metrics) (stop func(), err error) {
+func (m *Main) startWeb(ctx context.Context, cfg config.Config, a *app, sched cron.Schedule, mx *metrics.Metrics) (stop func(), err error) {
 	if cfg.Web.Listen == "" {
 		return func() {}, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/renewald/renewald/internal/config"
 	"github.com/renewald/renewald/store"
 )
 
@@ -15,7 +16,7 @@ const dsnEnv = "RENEWALD_DATABASE_DSN"
 
 // databaseDSN returns the PostgreSQL DSN: database.dsn, else the contents of database.dsn_file,
 // else $RENEWALD_DATABASE_DSN. Errors never show it.
-func (m *Main) databaseDSN(cfg Config) (string, error) {
+func (m *Main) databaseDSN(cfg config.Config) (string, error) {
 	db := cfg.Database
 	if m.dsnFromEnv != "" {
 		return m.dsnFromEnv, nil // read once, then removed from the environment
@@ -42,7 +43,7 @@ func (m *Main) databaseDSN(cfg Config) (string, error) {
 
 // databaseName names the configured database for messages: its path, or its DSN without the
 // password.
-func (m *Main) databaseName(cfg Config) string {
+func (m *Main) databaseName(cfg config.Config) string {
 	if cfg.Database.Driver != "postgres" {
 		return cfg.Database.Path
 	}

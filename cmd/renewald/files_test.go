@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/renewald/renewald/internal/config"
 )
 
 // TestReadOnlyCommandsNeedADatabase: outbox list/show, schedule and preview on a database path that
@@ -131,7 +133,7 @@ func TestRelativePathsResolveAgainstTheConfigFolder(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "tmpl"), 0o700)
 	cfgPath := filepath.Join(dir, "c.toml")
 	os.WriteFile(cfgPath, []byte("[database]\npath = \"state/r.db\"\n[mail]\nfile_dir = \"out\"\ntemplates_dir = \"tmpl\"\n"), 0o600)
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +141,7 @@ func TestRelativePathsResolveAgainstTheConfigFolder(t *testing.T) {
 		t.Errorf("paths not resolved against %s: %q %q %q", dir, cfg.Database.Path, cfg.Mail.FileDir, cfg.Mail.TemplatesDir)
 	}
 	os.WriteFile(cfgPath, []byte("[database]\npath = \"/abs/r.db\"\n[schedule]\ntimezone = \"UTC\"\n"), 0o600)
-	cfg, err = LoadConfig(cfgPath)
+	cfg, err = config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 )
-
-func sprint(v any) string { return fmt.Sprintf("%+v", v) }
 
 // runMain runs Main in-process with the given environment and returns exit code, stdout and stderr.
 func runMain(t *testing.T, env map[string]string, now time.Time, args ...string) (int, string, string) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/mail"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -19,8 +18,7 @@ import (
 	"time"
 	_ "time/tzdata" // time zones even on hosts without a zoneinfo database
 
-	"github.com/renewald/renewald/importer"
-	"github.com/renewald/renewald/notify"
+	"github.com/renewald/renewald/internal/config"
 	"github.com/renewald/renewald/store"
 )
 
@@ -283,61 +281,16 @@ func (m *Main) configFile() string {
 }
 
 // loadConfig loads and validates the configuration and applies --db.
-func (m *Main) loadConfig() (Config, error) {
-	cfg, err := LoadConfig(m.configFile())
+func (m *Main) loadConfig() (config.Config, error) {
+	cfg, err := config.Load(m.configFile())
 	if err != nil {
 		return cfg, asUsage(err)
 	}
-	if err := cfg.CheckScheduleFires(m.Now()); err != nil {
-		if cfg.path != "" {
-			err = fmt.Errorf("%s: %w", cfg.path, err)
-		}
+	if err := cfg.CheckScheduleFires(m.Now()); err != nil { // names the file
 		return cfg, asUsage(err)
 	}
 	if m.dbPath != "" {
 		cfg.Database.Path = m.dbPath
 	}
 	return cfg, nil
-}
-
-// parseAddress parses one RFC 5322 address for mail.from (and mail.reply_to): it refuses header
-// injection and invisible or line-breaking characters (Cc, Cf, Zl, Zp) anywhere in it, and returns a
-// non-ASCII domain in its IDNA form, the one that goes out.
-func parseAddress(s string) (*mail.Address, error) {
-	if strings.ContainsAny(s, "\r\n") {
-		return nil, errors.New("contains a line break")
-	}
-	if err := importer.CheckChars(s); err != nil {
-		return nil, err
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil {
-		return nil, fmt.Errorf("not an email address: %w", err)
-	}
-	if a.Address, err = importer.ASCIIDomain(a.Address); err != nil {
-		return nil, err
-	}
-	if domain := notify.AddressDomain(a.Address); !validHostName(domain) {
-		return nil, fmt.Errorf("%q: the domain %q is not a host name (letters, digits and hyphens in dot-separated labels)", s, domain)
-	}
-	return a, nil
-}
-
-// validHostName reports whether s is a DNS host name: labels of 1 to 63 letters, digits and hyphens,
-// not starting or ending with a hyphen, at most 253 characters in all.
-func validHostName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }

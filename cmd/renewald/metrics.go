@@ -6,6 +6,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/renewald/renewald/internal/config"
 	"github.com/renewald/renewald/metrics"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
@@ -19,7 +20,7 @@ var _ notify.TransportErrorObserver = (*metrics.Metrics)(nil)
 // metricsSource adapts the store to what the metrics read.
 type metricsSource struct {
 	db  *store.DB
-	cfg Config
+	cfg config.Config
 	now func() time.Time
 }
 
@@ -41,7 +42,7 @@ func (s metricsSource) OldestWaiting(ctx context.Context) (time.Time, bool, erro
 // deliverer into them: the deliverer's observer counts every delivery, whether a tick or the poll
 // between ticks made it. When web.listen is the same address the web server serves them instead
 // (startWeb); mx is nil when metrics are off.
-func (m *Main) startMetrics(ctx context.Context, cfg Config, a *app, sched cron.Schedule, t *scheduler.Ticker, d *notify.Deliverer) (mx *metrics.Metrics, stop func(), err error) {
+func (m *Main) startMetrics(ctx context.Context, cfg config.Config, a *app, sched cron.Schedule, t *scheduler.Ticker, d *notify.Deliverer) (mx *metrics.Metrics, stop func(), err error) {
 	if cfg.Metrics.Listen == "" {
 		return nil, func() {}, nil
 	}

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"flag"
 
+	"github.com/renewald/renewald/internal/config"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
 )
 
 // openStore opens the configured database, creating and migrating it as needed.
-func (m *Main) openStore(ctx context.Context, cfg Config) (*store.DB, error) {
+func (m *Main) openStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 	if cfg.Database.Driver == "postgres" {
 		dsn, err := m.databaseDSN(cfg)
 		if err != nil {
@@ -23,7 +24,7 @@ func (m *Main) openStore(ctx context.Context, cfg Config) (*store.DB, error) {
 
 // openStoreReadOnly opens the configured database for a read-only command: it must exist (exit 2
 // otherwise, nothing created) and no write lock is taken. (On PostgreSQL every reader is one.)
-func (m *Main) openStoreReadOnly(ctx context.Context, cfg Config) (*store.DB, error) {
+func (m *Main) openStoreReadOnly(ctx context.Context, cfg config.Config) (*store.DB, error) {
 	if cfg.Database.Driver == "postgres" {
 		return m.openStore(ctx, cfg)
 	}
@@ -42,7 +43,7 @@ func storeError(db *store.DB, err error) (*store.DB, error) {
 }
 
 // loadStore loads the configuration and opens its database (read-only: see openStoreReadOnly).
-func (m *Main) loadStore(ctx context.Context, readOnly bool) (Config, *store.DB, error) {
+func (m *Main) loadStore(ctx context.Context, readOnly bool) (config.Config, *store.DB, error) {
 	cfg, err := m.loadConfig()
 	if err != nil {
 		return cfg, nil, err
@@ -57,7 +58,7 @@ func (m *Main) loadStore(ctx context.Context, readOnly bool) (Config, *store.DB,
 }
 
 // today is the current date in the configured zone.
-func (m *Main) today(cfg Config) renewal.Date { return renewal.DateOf(m.Now(), cfg.Location()) }
+func (m *Main) today(cfg config.Config) renewal.Date { return renewal.DateOf(m.Now(), cfg.Location()) }
 
 // dateFlag is a YYYY-MM-DD flag value.
 type dateFlag struct{ renewal.Date }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/renewald/renewald/internal/config"
 )
 
 func TestWebConfigValidation(t *testing.T) {
@@ -27,14 +29,14 @@ func TestWebConfigValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, "c.toml", tc.toml)
-			if _, err := LoadConfig(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := config.Load(p); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to name %s", err, tc.want)
 			}
 		})
 	}
 	for _, ok := range []string{"[web]\nlisten = \"127.0.0.1:8080\"\nbase_path = \"/renewald\"\n", "[web]\nlisten = \"localhost:8080\"\n",
 		"[web]\nlisten = \"[::1]:8080\"\n", "[web]\nlisten = \"0.0.0.0:8443\"\nusers_file = \"u\"\ncert_file = \"c\"\nkey_file = \"k\"\n"} {
-		if _, err := LoadConfig(writeFile(t, "c.toml", ok)); err != nil {
+		if _, err := config.Load(writeFile(t, "c.toml", ok)); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}

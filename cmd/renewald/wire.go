@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/renewald/renewald/internal/config"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/scheduler"
@@ -21,7 +22,7 @@ import (
 
 // app is the wired program for one configuration.
 type app struct {
-	cfg      Config
+	cfg      config.Config
 	db       *store.DB
 	catalog  *renewal.Catalog
 	rules    renewal.Rules
@@ -42,7 +43,7 @@ func (m *Main) loadApp(ctx context.Context, readOnly bool) (*app, error) {
 }
 
 // newApp loads the catalog and templates and opens the database.
-func (m *Main) newApp(ctx context.Context, cfg Config, readOnly bool) (*app, error) {
+func (m *Main) newApp(ctx context.Context, cfg config.Config, readOnly bool) (*app, error) {
 	open := m.openStore
 	if readOnly {
 		open = m.openStoreReadOnly
@@ -51,7 +52,7 @@ func (m *Main) newApp(ctx context.Context, cfg Config, readOnly bool) (*app, err
 }
 
 // newAppWith is newApp with the database opened by open.
-func (m *Main) newAppWith(ctx context.Context, cfg Config, open func(context.Context, Config) (*store.DB, error)) (*app, error) {
+func (m *Main) newAppWith(ctx context.Context, cfg config.Config, open func(context.Context, config.Config) (*store.DB, error)) (*app, error) {
 	cat, err := cfg.Catalog()
 	if err != nil {
 		return nil, asUsage(err)
@@ -60,13 +61,13 @@ func (m *Main) newAppWith(ctx context.Context, cfg Config, open func(context.Con
 	if err != nil {
 		return nil, asUsage(fmt.Errorf("mail.templates_dir: %w", err))
 	}
-	from, err := parseAddress(cfg.Mail.From)
+	from, err := config.ParseAddress(cfg.Mail.From)
 	if err != nil {
 		return nil, asUsage(fmt.Errorf("mail.from: %w", err))
 	}
 	var replyTo *mail.Address
 	if cfg.Mail.ReplyTo != "" {
-		if replyTo, err = parseAddress(cfg.Mail.ReplyTo); err != nil {
+		if replyTo, err = config.ParseAddress(cfg.Mail.ReplyTo); err != nil {
 			return nil, asUsage(fmt.Errorf("mail.reply_to: %w", err))
 		}
 	}
@@ -92,7 +93,7 @@ func (m *Main) newAppWith(ctx context.Context, cfg Config, open func(context.Con
 func (a *app) Close() error { return a.db.Close() }
 
 // transport builds the configured mail transport.
-func (m *Main) transport(cfg Config) (notify.Transport, error) {
+func (m *Main) transport(cfg config.Config) (notify.Transport, error) {
 	switch cfg.Mail.Transport {
 	case "file":
 		return &notify.File{Dir: cfg.Mail.FileDir}, nil
@@ -108,7 +109,7 @@ func (m *Main) transport(cfg Config) (notify.Transport, error) {
 
 // smtpTransport builds the SMTP transport, reading the password, CA and client secret files; errors
 // name the key, never a secret.
-func (m *Main) smtpTransport(cfg Config) (*notify.SMTP, error) {
+func (m *Main) smtpTransport(cfg config.Config) (*notify.SMTP, error) {
 	s := cfg.Mail.SMTP
 	password, err := m.secret(s.PasswordFile, "RENEWALD_SMTP_PASSWORD", "mail.smtp.password_file")
 	if err != nil {
@@ -143,13 +144,13 @@ func (m *Main) smtpTransport(cfg Config) (*notify.SMTP, error) {
 
 // graphTransport builds the Microsoft Graph transport, reading the client secret or certificate;
 // errors name the key, never a secret.
-func (m *Main) graphTransport(cfg Config) (*notify.Graph, error) {
+func (m *Main) graphTransport(cfg config.Config) (*notify.Graph, error) {
 	g := cfg.Mail.Graph
 	secret, cert, err := m.clientCredential(g.ClientSecretFile, g.ClientCertificateFile, "RENEWALD_GRAPH_CLIENT_SECRET", "mail.graph")
 	if err != nil {
 		return nil, err
 	}
-	login, graph := g.graphEndpoints()
+	login, graph := g.Endpoints()
 	t, err := notify.NewGraph(notify.GraphConfig{LoginEndpoint: login, GraphEndpoint: graph, Tenant: g.Tenant,
 		ClientID: g.ClientID, ClientSecret: secret, Certificate: cert, Mailbox: graphMailbox(cfg), Now: m.Now})
 	if err != nil {
@@ -159,11 +160,11 @@ func (m *Main) graphTransport(cfg Config) (*notify.Graph, error) {
 }
 
 // graphMailbox is mail.graph.mailbox, or the address of mail.from.
-func graphMailbox(cfg Config) string {
+func graphMailbox(cfg config.Config) string {
 	if cfg.Mail.Graph.Mailbox != "" {
 		return cfg.Mail.Graph.Mailbox
 	}
-	if from, err := parseAddress(cfg.Mail.From); err == nil {
+	if from, err := config.ParseAddress(cfg.Mail.From); err == nil {
 		return from.Address
 	}
 	return ""

@@ -1,9 +1,14 @@
-package main
+// Package config loads renewald's configuration file (DESIGN.md §5): every key with its default, the
+// paths relative to the file's folder, and the validation that names the file and key of each
+// problem (FieldError). It reads the files the configuration points to only on request (Catalog);
+// the command line does the rest of the wiring.
+package config
 
 import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +18,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/renewald/renewald/importer"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/scheduler"
@@ -30,6 +37,9 @@ type Config struct {
 
 	path string // the file it came from, "" for defaults only
 }
+
+// File returns the file the configuration was read from, "" for the built-in defaults.
+func (c Config) File() string { return c.path }
 
 // DatabaseConfig is [database].
 type DatabaseConfig struct {
@@ -141,8 +151,8 @@ func (d *tomlDate) UnmarshalTOML(v any) error {
 	return fmt.Errorf("%v is not a date", v)
 }
 
-// DefaultConfig returns the configuration with every default of DESIGN.md §5.
-func DefaultConfig() Config {
+// Default returns the configuration with every default of DESIGN.md §5.
+func Default() Config {
 	r := renewal.DefaultRules()
 	return Config{
 		Database: DatabaseConfig{Driver: "sqlite", Path: "renewald.db"},
@@ -172,10 +182,10 @@ func DefaultConfig() Config {
 	}
 }
 
-// LoadConfig reads path over the defaults and validates the result. A missing path ("") gives the
+// Load reads path over the defaults and validates the result. A missing path ("") gives the
 // defaults.
-func LoadConfig(path string) (Config, error) {
-	cfg := DefaultConfig()
+func Load(path string) (Config, error) {
+	cfg := Default()
 	if path == "" {
 		return cfg, cfg.Validate()
 	}
@@ -190,18 +200,18 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return cfg, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
+			return cfg, &FieldError{File: path, Line: perr.Position.Line, Err: errors.New(perr.Message)}
 		}
 		return cfg, fmt.Errorf("%s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
+		errs := make([]error, len(und))
 		for i, k := range und {
-			keys[i] = k.String()
+			errs[i] = &FieldError{File: path, Key: k.String(), Err: ErrUnknownKey}
 		}
-		return cfg, fmt.Errorf("%s: unknown key %s", path, strings.Join(keys, ", "))
+		return cfg, errors.Join(errs...)
 	}
-	def := DefaultConfig()
+	def := Default()
 	if !md.IsDefined("renewal", "offsets_days") {
 		cfg.Renewal.OffsetsDays = def.Renewal.OffsetsDays
 	}
@@ -226,18 +236,57 @@ func LoadConfig(path string) (Config, error) {
 			*p.v = filepath.Join(dir, *p.v)
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
+	return cfg, cfg.Validate()
 }
 
-// Validate checks every key and returns the problems, each naming its key and value.
+// ErrUnknownKey is the Err of a FieldError for a key the configuration does not have.
+var ErrUnknownKey = errors.New("unknown key")
+
+// FieldError is one problem with the configuration, naming where it is: the file ("" for the
+// built-in defaults), the line when it is known (a syntax error), and the dotted key ("mail.smtp.port")
+// with the value as written, quoted when it is a string. It reads "FILE:LINE: KEY = VALUE: ERR"
+// without the parts that are not known, and "FILE: unknown key KEY" for ErrUnknownKey.
+type FieldError struct {
+	File  string
+	Line  int    // 0: not known
+	Key   string // "" for a problem of the file as a whole (a syntax error)
+	Value string // "" when the problem is not one value
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Line))
+		}
+		b.WriteString(": ")
+	}
+	switch {
+	case errors.Is(e.Err, ErrUnknownKey):
+		return b.String() + "unknown key " + e.Key
+	case e.Key != "" && e.Value != "":
+		b.WriteString(e.Key + " = " + e.Value + ": ")
+	case e.Key != "":
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// fieldErr returns the FieldError of key holding v, for the reason why.
+func fieldErr(key string, v any, why string) error {
+	return &FieldError{Key: key, Value: fmt.Sprint(v), Err: errors.New(why)}
+}
+
+// Validate checks every key and returns the problems, each a *FieldError naming the file, the key
+// and its value (errors.Join of them when there are several).
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(key string, v any, why string) {
-		errs = append(errs, fmt.Errorf("%s = %v: %s", key, v, why))
-	}
+	bad := func(key string, v any, why string) { errs = append(errs, fieldErr(key, v, why)) }
 	switch c.Database.Driver {
 	case "sqlite":
 		if c.Database.Path == "" {
@@ -260,8 +309,13 @@ func (c Config) Validate() error {
 		bad("schedule.catch_up_days", c.Schedule.CatchUpDays, "out of range 0..366")
 	}
 	if err := c.Rules().Validate(); err != nil {
-		for _, e := range strings.Split(err.Error(), "\n") {
-			errs = append(errs, fmt.Errorf("renewal.%s", e))
+		list := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			list = j.Unwrap()
+		}
+		for _, e := range list { // "offsets_days: 900 is out of range -365..365"
+			key, why, _ := strings.Cut(e.Error(), ": ")
+			errs = append(errs, &FieldError{Key: "renewal." + key, Err: errors.New(why)})
 		}
 	}
 	if len(c.Renewal.RecipientRoles) == 0 {
@@ -271,7 +325,7 @@ func (c Config) Validate() error {
 	if m.Transport != "smtp" && m.Transport != "graph" && m.Transport != "file" {
 		bad("mail.transport", fmt.Sprintf("%q", m.Transport), `must be "smtp", "graph" or "file"`)
 	}
-	if _, err := parseAddress(m.From); err != nil {
+	if _, err := ParseAddress(m.From); err != nil {
 		bad("mail.from", fmt.Sprintf("%q", m.From), err.Error())
 	}
 	if m.Transport == "file" && m.FileDir == "" {
@@ -300,7 +354,7 @@ func (c Config) Validate() error {
 		bad("mail.lease_seconds", m.LeaseSeconds, fmt.Sprintf("must be more than twice the %.0f s between two messages at rate_per_second = %g", 1/m.RatePerSecond, m.RatePerSecond))
 	}
 	if m.ReplyTo != "" {
-		if _, err := parseAddress(m.ReplyTo); err != nil {
+		if _, err := ParseAddress(m.ReplyTo); err != nil {
 			bad("mail.reply_to", fmt.Sprintf("%q", m.ReplyTo), err.Error())
 		}
 	}
@@ -382,6 +436,11 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Web.validate()...)
+	for _, e := range errs {
+		if fe, ok := e.(*FieldError); ok {
+			fe.File = c.path
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -393,7 +452,8 @@ func (c Config) CheckScheduleFires(now time.Time) error {
 		return err // reported by Validate
 	}
 	if err := scheduler.CheckFires(s, now); err != nil {
-		return fmt.Errorf("schedule.cron = %q: %w in the next four years (in %s)", c.Schedule.Cron, err, c.Schedule.Timezone)
+		return &FieldError{File: c.path, Key: "schedule.cron", Value: strconv.Quote(c.Schedule.Cron),
+			Err: fmt.Errorf("%w in the next four years (in %s)", err, c.Schedule.Timezone)}
 	}
 	return nil
 }
@@ -480,9 +540,7 @@ func validHostname(s string) bool {
 // when the transport is built (config check does).
 func (g GraphConfig) validate() []error {
 	var errs []error
-	bad := func(key string, v any, why string) {
-		errs = append(errs, fmt.Errorf("mail.graph.%s = %v: %s", key, v, why))
-	}
+	bad := func(key string, v any, why string) { errs = append(errs, fieldErr("mail.graph."+key, v, why)) }
 	if strings.TrimSpace(g.Tenant) == "" {
 		bad("tenant", `""`, `must be set when mail.transport is "graph": the directory (tenant) ID or a verified domain`)
 	} else if !validTenant(g.Tenant) {
@@ -516,8 +574,8 @@ func validTenant(s string) bool {
 	return validHostname(s) && !strings.ContainsAny(s, ":")
 }
 
-// graphEndpoints returns the login and Graph endpoints: the cloud's, or the overrides.
-func (g GraphConfig) graphEndpoints() (login, graph string) {
+// Endpoints returns the login and Graph endpoints: the cloud's, or the overrides.
+func (g GraphConfig) Endpoints() (login, graph string) {
 	c := notify.Clouds[g.Cloud]
 	login, graph = c.Login, c.Graph
 	if g.LoginEndpoint != "" {
@@ -527,4 +585,84 @@ func (g GraphConfig) graphEndpoints() (login, graph string) {
 		graph = g.GraphEndpoint
 	}
 	return strings.TrimRight(login, "/"), strings.TrimRight(graph, "/")
+}
+
+// WebConfig is [web]: the read-only status pages (issue 20).
+type WebConfig struct {
+	Listen    string `toml:"listen"`
+	BasePath  string `toml:"base_path"`
+	UsersFile string `toml:"users_file"`
+	CertFile  string `toml:"cert_file"`
+	KeyFile   string `toml:"key_file"`
+}
+
+// validate checks [web]: an address off loopback needs users and TLS; each error names its key.
+func (w WebConfig) validate() []error {
+	var errs []error
+	bad := func(key, v, why string) { errs = append(errs, fieldErr(key, strconv.Quote(v), why)) }
+	if w.Listen != "" {
+		if _, _, err := net.SplitHostPort(w.Listen); err != nil {
+			bad("web.listen", w.Listen, "want host:port")
+		} else if !web.IsLoopback(w.Listen) {
+			why := fmt.Sprintf("required when web.listen %q is not a loopback address (127.0.0.0/8, ::1, localhost)", w.Listen)
+			for _, k := range []struct{ key, v string }{{"web.users_file", w.UsersFile}, {"web.cert_file", w.CertFile}, {"web.key_file", w.KeyFile}} {
+				if k.v == "" {
+					bad(k.key, "", why)
+				}
+			}
+		}
+	}
+	if (w.CertFile == "") != (w.KeyFile == "") {
+		key, v := "web.key_file", w.KeyFile
+		if w.CertFile == "" {
+			key, v = "web.cert_file", w.CertFile
+		}
+		bad(key, v, "web.cert_file and web.key_file go together")
+	}
+	if b := w.BasePath; b != "" && (!strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") || strings.ContainsAny(b, "?#% \t\r\n")) {
+		bad("web.base_path", b, `want "" or a path like "/renewald": a leading slash, no trailing slash`)
+	}
+	return errs
+}
+
+// ParseAddress parses one RFC 5322 address for mail.from (and mail.reply_to): it refuses header
+// injection and invisible or line-breaking characters (Cc, Cf, Zl, Zp) anywhere in it, and returns a
+// non-ASCII domain in its IDNA form, the one that goes out.
+func ParseAddress(s string) (*mail.Address, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("contains a line break")
+	}
+	if err := importer.CheckChars(s); err != nil {
+		return nil, err
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return nil, fmt.Errorf("not an email address: %w", err)
+	}
+	if a.Address, err = importer.ASCIIDomain(a.Address); err != nil {
+		return nil, err
+	}
+	if domain := notify.AddressDomain(a.Address); !validDomainName(domain) {
+		return nil, fmt.Errorf("%q: the domain %q is not a host name (letters, digits and hyphens in dot-separated labels)", s, domain)
+	}
+	return a, nil
+}
+
+// validDomainName reports whether s is a DNS host name: labels of 1 to 63 letters, digits and hyphens,
+// not starting or ending with a hyphen, at most 253 characters in all.
+func validDomainName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
