@@ -60,7 +60,7 @@ func TestCountByStatusFollowsEveryChange(t *testing.T) {
 		}
 		check("enqueue")
 		ob := &Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: time.Minute}
-		got, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 10, renewal.DefaultRules())
+		got, _, _, err := ob.Claim(ctx, t0, d("2026-01-20"), 10, renewal.DefaultRules().ExpiryOn(d("2026-01-20")))
 		if err != nil || len(got) != 1 {
 			t.Fatalf("claim: %d %v", len(got), err)
 		}
