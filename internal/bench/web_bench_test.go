@@ -15,6 +15,7 @@ import (
 	"github.com/renewald/renewald/internal/benchgen"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/scheduler"
 	"github.com/renewald/renewald/store"
 	"github.com/renewald/renewald/templates"
 	"github.com/renewald/renewald/web"
@@ -85,6 +86,10 @@ func webDB(b *testing.B, n int) *store.DB {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { db.Close() })
+			// As the daemon's tick leaves it (a no-op when the list is current).
+			if _, err := scheduler.RefreshRisks(ctx, db, renewal.DefaultCatalog()); err != nil {
+				b.Fatal(err)
+			}
 			return db
 		}
 	}
