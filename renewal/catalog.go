@@ -50,16 +50,59 @@ type excluded struct {
 
 // Catalog is the list of specializations and designations with name lookup.
 type Catalog struct {
-	specs    []*Specialization
-	byName   map[string]*Specialization
-	byDesig  map[string]*Designation
-	excluded map[string]string
-	judged   string // Fingerprint
+	specs     []*Specialization
+	byName    map[string]*Specialization
+	byDesig   map[string]*Designation
+	canonical map[string]*Designation // by the exact canonical name
+	excluded  map[string]string
+	judged    string // Fingerprint
 }
 
 // NormalizeName folds case and runs of white space so that names compare as people mean them.
 func NormalizeName(s string) string {
+	if n, ok := normalizeASCII(s); ok {
+		return n
+	}
 	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+}
+
+// normalizeASCII is NormalizeName for ASCII text in one pass (ok false for anything else): names are
+// normalized for every lookup and every score judged, so the common case allocates once at most.
+func normalizeASCII(s string) (string, bool) {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' }
+	clean := true // already lower case, single spaces, no space at either end
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return "", false
+		case 'A' <= c && c <= 'Z':
+			clean = false
+		case isSpace(c) && (c != ' ' || i == 0 || i == len(s)-1 || s[i+1] == ' ' || isSpace(s[i+1])):
+			clean = false
+		}
+	}
+	if clean {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isSpace(c) {
+			space = len(b) > 0
+			continue
+		}
+		if space {
+			b = append(b, ' ')
+			space = false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b), true
 }
 
 // DefaultCatalog returns the embedded catalog.
@@ -84,9 +127,10 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 		return nil, fmt.Errorf("parse catalog: %w", err)
 	}
 	c := &Catalog{
-		byName:   map[string]*Specialization{},
-		byDesig:  map[string]*Designation{},
-		excluded: map[string]string{},
+		byName:    map[string]*Specialization{},
+		byDesig:   map[string]*Designation{},
+		canonical: map[string]*Designation{},
+		excluded:  map[string]string{},
 	}
 	for i, d := range raw.Designations {
 		if strings.TrimSpace(d.Name) == "" || len(d.Metrics) == 0 {
@@ -99,6 +143,7 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 			}
 			c.byDesig[k] = d
 		}
+		c.canonical[d.Name] = d
 	}
 	for i, s := range raw.Specializations {
 		where := fmt.Sprintf("catalog: specializations[%d] (%q)", i, s.Name)

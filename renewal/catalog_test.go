@@ -221,6 +221,9 @@ func TestQualify(t *testing.T) {
 		{"all scored, none attained: at risk", []CapabilityScore{{Designation: dai, Enterprise: fail}, {Designation: dai2, SMB: fail}}, true, true, false, true, nil},
 		{"all scored, one attained", []CapabilityScore{{Designation: dai, Enterprise: fail}, {Designation: dai2, SMB: pass}}, true, true, true, false, nil},
 		{"a designation row without either path is unknown", []CapabilityScore{{Designation: dai, Enterprise: fail}, {Designation: dai2}}, true, false, false, false, []string{dai2}},
+		{"a name spelled another way counts", []CapabilityScore{{Designation: "  solutions partner for DATA & AI (azure)", Enterprise: fail}, {Designation: dai2, SMB: fail}}, true, true, false, true, nil},
+		{"an alias does not name the designation", []CapabilityScore{{Designation: "Data & AI", Enterprise: pass}, {Designation: dai2, SMB: fail}}, true, false, false, false, []string{dai}},
+		{"the first scored of two spellings counts", []CapabilityScore{{Designation: "solutions partner for data & ai (azure)"}, {Designation: dai, Enterprise: pass}, {Designation: dai2, SMB: fail}}, true, true, true, false, nil},
 	} {
 		q := c.Qualify(k8s, tc.scores)
 		if q.Known != tc.known || q.Complete != tc.complete || q.Qualified != tc.qualified || q.AtRisk() != tc.risk || !slices.Equal(q.Unknown, tc.unknown) {

@@ -1,6 +1,7 @@
 package renewal
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -79,6 +80,20 @@ func FuzzParseDate(f *testing.F) {
 		}
 		if d.String() != s {
 			t.Fatalf("ParseDate(%q) round-trips to %q", s, d)
+		}
+	})
+}
+
+// FuzzNormalizeName: the one-pass ASCII normalization gives what folding with the strings package
+// gives, for any input.
+func FuzzNormalizeName(f *testing.F) {
+	for _, s := range []string{"Solutions Partner for Security", "  data \t&  AI ", "already normal", "", " ", "İstanbul", "A\u00a0B", "x\vy\fz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := strings.ToLower(strings.Join(strings.Fields(s), " "))
+		if got := NormalizeName(s); got != want {
+			t.Fatalf("NormalizeName(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

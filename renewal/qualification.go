@@ -126,19 +126,17 @@ func (q Qualification) AtRisk() bool { return q.Complete && !q.Qualified }
 // Qualify judges the partner's scores against the designations eligible for spec.
 func (c *Catalog) Qualify(spec *Specialization, scores []CapabilityScore) Qualification {
 	var q Qualification
-	normalized := make([]string, len(scores)) // each score's designation, normalized once
-	for i, s := range scores {
-		normalized[i] = NormalizeName(s.Designation)
-	}
 	for _, dn := range spec.Designations {
-		d, err := c.Designation(dn)
-		if err != nil {
-			continue
+		d := c.canonical[dn] // the catalog's own spelling, as ParseCatalog stores it
+		if d == nil {
+			var err error
+			if d, err = c.Designation(dn); err != nil {
+				continue
+			}
 		}
 		scored := false
-		norm := NormalizeName(d.Name)
-		for i, s := range scores {
-			if normalized[i] != norm || (s.Enterprise == nil && s.SMB == nil) {
+		for _, s := range scores {
+			if !c.names(s.Designation, d) || (s.Enterprise == nil && s.SMB == nil) {
 				continue
 			}
 			a := Judge(d, s)
@@ -154,6 +152,20 @@ func (c *Catalog) Qualify(spec *Specialization, scores []CapabilityScore) Qualif
 	q.Known = len(q.Assessments) > 0
 	q.Complete = q.Known && len(q.Unknown) == 0
 	return q
+}
+
+// names reports whether a score given under the designation name name is one of d: name normalizes
+// to d's name. The catalog's own spellings are decided without normalizing (the importer stores
+// those): d's is d, and another designation's never normalizes to d's, since ParseCatalog refuses
+// two designations whose names normalize alike.
+func (c *Catalog) names(name string, d *Designation) bool {
+	if name == d.Name {
+		return true
+	}
+	if c.canonical[name] != nil {
+		return false
+	}
+	return NormalizeName(name) == NormalizeName(d.Name)
 }
 
 // PathName is the path in words: "Enterprise" or "SMB".

@@ -544,30 +544,35 @@ func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]
 	if err != nil {
 		return nil, err
 	}
-	var rows []struct {
-		PartnerID   string         `db:"partner_id"`
-		Designation string         `db:"designation"`
-		Enterprise  sql.NullString `db:"enterprise"`
-		SMB         sql.NullString `db:"smb"`
-	}
-	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+	// Scanned by hand, not through sqlx's reflection: a status page judges thousands of partners.
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
 		return nil, fmt.Errorf("load scores: %w", err)
 	}
-	for _, r := range rows {
-		sc := renewal.CapabilityScore{Designation: r.Designation}
+	defer rows.Close()
+	for rows.Next() {
+		var partner string
+		var ent, smb sql.NullString
+		sc := renewal.CapabilityScore{}
+		if err := rows.Scan(&partner, &sc.Designation, &ent, &smb); err != nil {
+			return nil, fmt.Errorf("load scores: %w", err)
+		}
 		for _, f := range []struct {
 			src sql.NullString
 			dst *map[string]int
-		}{{r.Enterprise, &sc.Enterprise}, {r.SMB, &sc.SMB}} {
+		}{{ent, &sc.Enterprise}, {smb, &sc.SMB}} {
 			if f.src.Valid {
 				m, err := decodeMetrics(f.src.String)
 				if err != nil {
-					return nil, fmt.Errorf("scores of %s: %w", r.PartnerID, err)
+					return nil, fmt.Errorf("scores of %s: %w", partner, err)
 				}
 				*f.dst = m
 			}
 		}
-		out[r.PartnerID] = append(out[r.PartnerID], sc)
+		out[partner] = append(out[partner], sc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load scores: %w", err)
 	}
 	return out, nil
 }
