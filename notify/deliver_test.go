@@ -185,7 +185,7 @@ func (f *fixture) restart(t *testing.T, addr string) {
 
 func (f *fixture) counts(t *testing.T) map[string]int {
 	t.Helper()
-	n, err := f.db.CountByStatus(ctx)
+	n, err := f.ob.CountByStatus(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestDeliverOverOneConnection(t *testing.T) {
 			t.Errorf("%d connections, want one per batch (3)", c)
 		}
 		msgs := f.srv.Messages()
-		row, _ := f.db.Get(ctx, 1)
+		row, _ := f.ob.Get(ctx, 1)
 		if row.Status != store.StatusSent || row.Subject == nil || !strings.Contains(*row.Subject, "customer references due for Threat Protection") {
 			t.Errorf("row %+v", row)
 		}
@@ -266,7 +266,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 		if faults[smtptest.Temp451] == 0 || faults[smtptest.DropData] == 0 {
 			t.Errorf("faults not exercised: %v", faults)
 		}
-		rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusFailed})
+		rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusFailed})
 		if len(rows) != 1 || *rows[0].Recipient != "u13@p.example" || !strings.Contains(*rows[0].LastError, "550") ||
 			!strings.Contains(*rows[0].LastError, "mailbox u13@p.example unavailable") || rows[0].Attempts != 1 {
 			t.Errorf("550 row: %+v %s", rows, *rows[0].LastError)
@@ -305,7 +305,7 @@ func TestStallTimesOut(t *testing.T) {
 		if st.Retried != 1 || c[store.StatusSending] != 0 || c[store.StatusPending] != 1 || c[store.StatusSent] != 2 {
 			t.Fatalf("stats %+v counts %v", st, c)
 		}
-		rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusPending})
+		rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusPending})
 		if !strings.Contains(*rows[0].LastError, "timeout") || rows[0].NextAttemptAt == nil {
 			t.Errorf("stalled row: %+v", rows[0])
 		}
@@ -325,7 +325,7 @@ func TestMaxAttempts(t *testing.T) {
 			}
 			f.clock.Add(7 * time.Hour)
 		}
-		row, _ := f.db.Get(ctx, 1)
+		row, _ := f.ob.Get(ctx, 1)
 		if row.Status != store.StatusFailed || row.Attempts != 3 || !strings.Contains(*row.LastError, "gave up after 3 attempts") {
 			t.Errorf("row %+v %s", row, *row.LastError)
 		}
@@ -415,7 +415,7 @@ func TestCancelStopsAfterMessageInFlight(t *testing.T) {
 		if st.Sent != 5 || c[store.StatusSent] != 5 || c[store.StatusPending] != 15 || c[store.StatusSending] != 0 || f.srv.Count() != 5 {
 			t.Fatalf("stats %+v counts %v server %d", st, c, f.srv.Count())
 		}
-		rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusPending, Limit: 1})
+		rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusPending, Limit: 1})
 		if rows[0].Attempts != 0 {
 			t.Errorf("released row kept its attempt: %+v", rows[0])
 		}
@@ -581,7 +581,7 @@ func TestRenderFailureIsLoudAndRetried(t *testing.T) {
 	if st.Sent != 2 || st.RenderErrors != 1 || st.Retried != 1 || st.Failed != 0 || obs.renderFailed != 1 {
 		t.Fatalf("stats %+v, observer %+v", st, obs)
 	}
-	row, _ := f.db.Get(ctx, 2)
+	row, _ := f.ob.Get(ctx, 2)
 	if row.Status != store.StatusPending || row.NextAttemptAt == nil || !strings.Contains(*row.LastError, "render: ") {
 		t.Errorf("row %+v", row)
 	}

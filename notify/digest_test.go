@@ -170,7 +170,7 @@ func TestDigestOneMessagePerRecipient(t *testing.T) {
 			t.Errorf("%s received %d messages", rcpt, got["<"+rcpt+">"]+got[rcpt])
 		}
 	}
-	sent, _ := f.db.List(ctx, store.Filter{Status: store.StatusSent})
+	sent, _ := f.ob.List(ctx, store.Filter{Status: store.StatusSent})
 	ids := map[string]bool{}
 	for _, m := range msgs {
 		ids[m.MessageID] = true
@@ -264,7 +264,7 @@ func TestDigestStaysTogetherAfterAFailure(t *testing.T) {
 	if _, err := f.d.Deliver(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusPending})
+	rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusPending})
 	if len(rows) != per["d4@p.example"] {
 		t.Fatalf("%d rows pending, want d4's %d", len(rows), per["d4@p.example"])
 	}

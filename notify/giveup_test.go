@@ -44,7 +44,7 @@ func TestMailOutageDoesNotLoseReminders(t *testing.T) {
 		if c := f.counts(t); c[store.StatusSent] != 3 {
 			t.Errorf("after the relay came back at +60 h: %v", c)
 		}
-		rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusSent})
+		rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusSent})
 		for _, r := range rows {
 			sent, _ := time.Parse(time.RFC3339, *r.SentAt)
 			if sent.Sub(start) < 60*time.Hour || sent.Sub(start) > 66*time.Hour || r.Attempts < 8 {
@@ -58,7 +58,7 @@ func TestMailOutageDoesNotLoseReminders(t *testing.T) {
 		if c[store.StatusFailed] != 3 {
 			t.Fatalf("after 80 h: %v", c)
 		}
-		rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusFailed})
+		rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusFailed})
 		for _, r := range rows {
 			upd, _ := time.Parse(time.RFC3339, r.UpdatedAt)
 			if upd.Sub(start) < 72*time.Hour {

@@ -112,7 +112,7 @@ func names(n int) []string {
 
 func (g *graphFixture) rows(t *testing.T, status string) []store.OutboxRow {
 	t.Helper()
-	rows, err := g.db.List(ctx, store.Filter{Status: status})
+	rows, err := g.ob.List(ctx, store.Filter{Status: status})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestGraphSendsWithOneToken(t *testing.T) {
 
 	// The SMTP transport's message for the same rows, built at the same instant.
 	for _, id := range []int64{1, 3, 4} {
-		row, _ := g.db.Get(ctx, id)
+		row, _ := g.ob.Get(ctx, id)
 		rem, err := g.ob.Reminder(ctx, id)
 		if err != nil {
 			t.Fatal(err)

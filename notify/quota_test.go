@@ -40,7 +40,7 @@ func TestDailyQuotaSpreadsOverDays(t *testing.T) {
 				if st, _ := f.d.Deliver(ctx); st.Claimed != 0 || st.Sent != 0 {
 					t.Fatalf("day %d, second run: %+v", i, st)
 				}
-				pending, _ := f.db.List(ctx, store.Filter{Status: store.StatusPending})
+				pending, _ := f.ob.List(ctx, store.Filter{Status: store.StatusPending})
 				for _, r := range pending {
 					if r.Attempts != 0 || r.NextAttemptAt == nil || *r.NextAttemptAt != day(i+1).UTC().Format(time.RFC3339) ||
 						*r.LastError != "daily quota of 5 reached (mail.max_per_day)" {
@@ -55,7 +55,7 @@ func TestDailyQuotaSpreadsOverDays(t *testing.T) {
 					order = append(order, m.To)
 				}
 			}
-			sent, _ := f.db.List(ctx, store.Filter{Status: store.StatusSent})
+			sent, _ := f.ob.List(ctx, store.Filter{Status: store.StatusSent})
 			if len(sent) != 12 || obs.deferred != 9 {
 				t.Fatalf("%d sent, %d deferred in all", len(sent), obs.deferred)
 			}
@@ -163,7 +163,7 @@ func TestMinuteQuota(t *testing.T) {
 	if st.Sent != 10 {
 		t.Fatalf("stats %+v", st)
 	}
-	rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusSent})
+	rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusSent})
 	var at []time.Time
 	for _, r := range rows {
 		ts, _ := time.Parse(time.RFC3339, *r.SentAt)

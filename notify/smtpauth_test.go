@@ -123,7 +123,7 @@ func TestXOAUTH2RefreshesOnceOn535(t *testing.T) {
 	if st.Retried != 2 || f.te.Fetches()-before != 2 { // the first token, then one refresh
 		t.Errorf("refused tokens: stats %+v, %d fetches", st, f.te.Fetches()-before)
 	}
-	rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusPending})
+	rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusPending})
 	if len(rows) != 2 || rows[0].Attempts != 1 || !strings.Contains(*rows[0].LastError, "535") {
 		t.Fatalf("pending rows %+v", rows)
 	}
@@ -154,7 +154,7 @@ func TestTokenEndpointDownLeavesMessagesPending(t *testing.T) {
 			if st.Retried != 3 || st.Sent != 0 || f.srv.Count() != 0 {
 				t.Fatalf("stats %+v", st)
 			}
-			rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusPending})
+			rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusPending})
 			if len(rows) != 3 || rows[0].NextAttemptAt == nil {
 				t.Fatalf("rows %+v", rows)
 			}
@@ -252,7 +252,7 @@ func TestSTARTTLSWithPrivateCA(t *testing.T) {
 					t.Errorf("%q sent in plain text", c)
 				}
 			}
-			rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusPending})
+			rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusPending})
 			if len(rows) != 2 || !strings.Contains(*rows[0].LastError, tc.want) {
 				t.Fatalf("rows %+v, want last_error with %q", rows, tc.want)
 			}

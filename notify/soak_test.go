@@ -84,7 +84,7 @@ func TestFlakySMTPSoak(t *testing.T) {
 			if c[store.StatusPending] == 0 && c[store.StatusSending] == 0 {
 				break
 			}
-			rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusPending})
+			rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusPending})
 			earliest := time.Time{}
 			for _, r := range rows {
 				if r.NextAttemptAt != nil {
@@ -105,7 +105,7 @@ func TestFlakySMTPSoak(t *testing.T) {
 		if c[store.StatusSent] != n-len(refused) || c[store.StatusFailed] != len(refused) || c[store.StatusSending] != 0 {
 			t.Fatalf("counts %v, want %d sent and %d failed", c, n-len(refused), len(refused))
 		}
-		failed, _ := f.db.List(ctx, store.Filter{Status: store.StatusFailed})
+		failed, _ := f.ob.List(ctx, store.Filter{Status: store.StatusFailed})
 		for _, r := range failed {
 			if !refused[*r.Recipient] || !strings.Contains(*r.LastError, "550") || !strings.Contains(*r.LastError, "unavailable") || r.Attempts != 1 {
 				t.Errorf("failed row %d %s attempts %d: %s", r.ID, *r.Recipient, r.Attempts, *r.LastError)
@@ -128,7 +128,7 @@ func TestFlakySMTPSoak(t *testing.T) {
 		for _, v := range faults {
 			total += v
 		}
-		sent, _ := f.db.List(ctx, store.Filter{Status: store.StatusSent})
+		sent, _ := f.ob.List(ctx, store.Filter{Status: store.StatusSent})
 		attempts := 0
 		for _, r := range sent {
 			attempts += r.Attempts

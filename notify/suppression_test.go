@@ -24,7 +24,7 @@ func TestSuppression(t *testing.T) {
 	if err != nil || st.Sent != 1 || st.Failed != 3 {
 		t.Fatalf("first delivery %+v %v", st, err)
 	}
-	list, _ := f.db.Suppressions(ctx)
+	list, _ := f.ob.Suppressions(ctx)
 	if len(list) != 2 || list[0].Address != "u1@p.example" || list[1].Address != "u3@p.example" ||
 		!strings.Contains(list[0].Reply, "5.1.1") {
 		t.Fatalf("suppressions %+v", list)
@@ -51,12 +51,12 @@ func TestSuppression(t *testing.T) {
 	if n := f.srv.Transactions() - before; n != 2 {
 		t.Errorf("%d transactions at the server, want 2 (the suppressed addresses are not contacted)", n)
 	}
-	rows, _ := f.db.List(ctx, store.Filter{Status: store.StatusSuppressed})
+	rows, _ := f.ob.List(ctx, store.Filter{Status: store.StatusSuppressed})
 	if len(rows) != 2 || !strings.HasPrefix(*rows[0].LastError, "address suppressed since 2025-12-30T06:00:00Z: 550") {
 		t.Fatalf("suppressed rows %+v", rows)
 	}
 	// Removed from the list and retried: it goes out.
-	if err := f.db.Unsuppress(ctx, "U1@p.example"); err != nil {
+	if err := f.ob.Unsuppress(ctx, "U1@p.example"); err != nil {
 		t.Fatal(err)
 	}
 	var u1 int64
@@ -65,14 +65,14 @@ func TestSuppression(t *testing.T) {
 			u1 = r.ID
 		}
 	}
-	if err := f.db.Retry(ctx, u1, f.clock.Now()); err != nil {
+	if err := f.ob.Retry(ctx, u1, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	st, err = f.d.Deliver(ctx)
 	if err != nil || st.Sent != 1 {
 		t.Fatalf("after remove and retry %+v %v", st, err)
 	}
-	if row, _ := f.db.Get(ctx, u1); row.Status != store.StatusSent {
+	if row, _ := f.ob.Get(ctx, u1); row.Status != store.StatusSent {
 		t.Errorf("row %d is %s", u1, row.Status)
 	}
 }
@@ -112,7 +112,7 @@ func TestNonASCIILocalPartNeedsSMTPUTF8(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		failed, _ := f.db.List(ctx, store.Filter{Status: store.StatusFailed})
+		failed, _ := f.ob.List(ctx, store.Filter{Status: store.StatusFailed})
 		if !offered {
 			if st.Sent != 2 || st.Failed != 1 || len(failed) != 1 || !strings.Contains(*failed[0].LastError, "SMTPUTF8") {
 				t.Errorf("without SMTPUTF8: %+v, failed %+v", st, failed)

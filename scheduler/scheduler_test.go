@@ -213,7 +213,7 @@ func lifetime(t *testing.T, engine store.Engine, catchUp int, down renewal.Date,
 	for _, p := range ps {
 		byID[p.ID] = p
 	}
-	rows, err := db.List(ctx, store.Filter{})
+	rows, err := storetest.Outbox(db).List(ctx, store.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestCatchUpAfterOutage(t *testing.T) {
 			if !strings.Contains(logs, "run a backfill") || !strings.Contains(logs, "missed_from=2025-03-10") {
 				t.Errorf("no backfill hint in logs: %s", logs)
 			}
-			rows, _ := db.List(ctx, store.Filter{DueFrom: renewal.NewDate(2025, 3, 10), DueTo: renewal.NewDate(2025, 4, 11)})
+			rows, _ := storetest.Outbox(db).List(ctx, store.Filter{DueFrom: renewal.NewDate(2025, 3, 10), DueTo: renewal.NewDate(2025, 4, 11)})
 			if len(rows) != 0 {
 				t.Errorf("%d reminders queued for dates outside catch_up_days", len(rows))
 			}
@@ -369,7 +369,7 @@ func TestCatchUpAfterOutage(t *testing.T) {
 // records, never mailed, so they are not waiting to be superseded.)
 func checkSupersede(t *testing.T, db *store.DB, ps []*renewal.Partner) {
 	t.Helper()
-	rows, _ := db.List(ctx, store.Filter{})
+	rows, _ := storetest.Outbox(db).List(ctx, store.Filter{})
 	type group struct{ partner, ann, rcpt string }
 	latest := map[group]int{}
 	for _, r := range rows {
@@ -426,7 +426,7 @@ func TestPendingSupersededByLaterReminder(t *testing.T) {
 		}
 		// The first tick (on the −90 day) finds the enrollment arriving: its −120 reminder is recorded
 		// superseded by the −90 (R14); the −60 tick then supersedes the −90 still pending (R11).
-		rows, _ := db.List(ctx, store.Filter{})
+		rows, _ := storetest.Outbox(db).List(ctx, store.Filter{})
 		if len(rows) != 3 || rows[0].OffsetDays != -120 || rows[0].Status != store.StatusSuperseded ||
 			rows[1].Status != store.StatusSuperseded || rows[2].OffsetDays != -60 || rows[2].Status != store.StatusPending {
 			t.Errorf("rows: %+v", rows)
@@ -463,7 +463,7 @@ func TestArrivingMidWindow(t *testing.T) {
 		if err != nil || res.Scan.Arrived != 4 {
 			t.Fatalf("tick %+v %v", res.Scan, err)
 		}
-		rows, _ := db.List(ctx, store.Filter{})
+		rows, _ := storetest.Outbox(db).List(ctx, store.Filter{})
 		pending := map[string][]string{}
 		superseded := map[string]int{}
 		for _, r := range rows {
@@ -541,13 +541,13 @@ func TestFutureBackfillWaitsForDueDates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, _ := db.List(ctx, store.Filter{DueFrom: day, DueTo: day, Status: store.StatusSent})
+			rows, _ := storetest.Outbox(db).List(ctx, store.Filter{DueFrom: day, DueTo: day, Status: store.StatusSent})
 			if ds.Sent == 0 || ds.Sent != len(rows) {
 				t.Errorf("%s: sent %d, %d rows of that day sent", day, ds.Sent, len(rows))
 			}
 			sent += ds.Sent
 		}
-		n, _ := db.CountByStatus(ctx)
+		n, _ := storetest.Outbox(db).CountByStatus(ctx)
 		if n[store.StatusPending] != 0 || sent != st.Queued {
 			t.Errorf("sent %d of %d queued; counts %v", sent, st.Queued, n)
 		}
@@ -566,7 +566,7 @@ func TestBackfillIdempotentAndDryRun(t *testing.T) {
 		if err != nil || dry.Reminders == 0 {
 			t.Fatalf("dry run %+v %v", dry, err)
 		}
-		if n, _ := db.CountByStatus(ctx); n[store.StatusPending]+n[store.StatusSuperseded]+n[store.StatusNoRecipients] != 0 {
+		if n, _ := storetest.Outbox(db).CountByStatus(ctx); n[store.StatusPending]+n[store.StatusSuperseded]+n[store.StatusNoRecipients] != 0 {
 			t.Errorf("dry run wrote: %v", n)
 		}
 		if lines := strings.Count(out.String(), "\n"); lines != dry.Reminders {
@@ -595,7 +595,7 @@ func TestRecordOnly(t *testing.T) {
 		if err != nil || st.Skipped == 0 || st.Queued != 0 {
 			t.Fatalf("%+v %v", st, err)
 		}
-		n, _ := db.CountByStatus(ctx)
+		n, _ := storetest.Outbox(db).CountByStatus(ctx)
 		if n[store.StatusSkipped] != st.Skipped || n[store.StatusPending] != 0 {
 			t.Errorf("counts %v", n)
 		}
@@ -629,7 +629,7 @@ func TestRecordedRenewalStopsItsReminders(t *testing.T) {
 				}
 			}
 		}
-		rows, _ := db.List(ctx, store.Filter{})
+		rows, _ := storetest.Outbox(db).List(ctx, store.Filter{})
 		sent := map[string][]int{}
 		cancelled := 0
 		for _, r := range rows {
@@ -668,7 +668,7 @@ func TestNoRecipientsRecheckedWhenAnAdminArrives(t *testing.T) {
 		t.Fatal(err)
 	}
 	open := func() int {
-		n, err := db.CountNoRecipientsOpen(ctx, renewal.DefaultRules().GraceOpenFrom(ann.AddDays(-50)))
+		n, err := storetest.Outbox(db).CountNoRecipientsOpen(ctx, renewal.DefaultRules().GraceOpenFrom(ann.AddDays(-50)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -685,7 +685,7 @@ func TestNoRecipientsRecheckedWhenAnAdminArrives(t *testing.T) {
 	if err != nil || res.Scan.Queued != 1 {
 		t.Fatalf("tick after the import %+v %v", res.Scan, err)
 	}
-	rows, _ := db.List(ctx, store.Filter{Status: store.StatusPending})
+	rows, _ := storetest.Outbox(db).List(ctx, store.Filter{Status: store.StatusPending})
 	if len(rows) != 1 || *rows[0].Recipient != "ada@a.example" || rows[0].OffsetDays != -60 {
 		t.Errorf("pending %+v", rows)
 	}

@@ -254,15 +254,15 @@ func (s *flakySession) Send(ctx context.Context, id int64, env *notify.Envelope)
 type storeSource struct{ db *store.DB }
 
 func (s storeSource) CountByStatus(ctx context.Context) (map[string]int, error) {
-	return s.db.CountByStatus(ctx)
+	return storetest.Outbox(s.db).CountByStatus(ctx)
 }
 func (s storeSource) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 func (s storeSource) NoRecipientsOpen(ctx context.Context) (int, error) {
-	return s.db.CountNoRecipientsOpen(ctx, renewal.Date{})
+	return storetest.Outbox(s.db).CountNoRecipientsOpen(ctx, renewal.Date{})
 }
 
 func (s storeSource) OldestWaiting(ctx context.Context) (time.Time, bool, error) {
-	return s.db.OldestWaiting(ctx)
+	return storetest.Outbox(s.db).OldestWaiting(ctx)
 }
 
 // scrape returns the value of an unlabelled metric.
@@ -311,7 +311,7 @@ func TestServiceCountsDeliveriesBetweenTicks(t *testing.T) {
 		if queued == 0 || first.Delivery.Retried != queued || first.Delivery.Sent != 0 {
 			t.Fatalf("tick queued %d, retried %d, sent %d: want every first attempt refused", queued, first.Delivery.Retried, first.Delivery.Sent)
 		}
-		counts, _ := db.CountByStatus(ctx)
+		counts, _ := storetest.Outbox(db).CountByStatus(ctx)
 		if counts[store.StatusSent] != queued {
 			t.Fatalf("%d sent by the poll, want %d", counts[store.StatusSent], queued)
 		}

@@ -47,7 +47,7 @@ func TestMarkNeedsTheClaimThatHoldsTheRow(t *testing.T) {
 				t.Errorf("stale %s mark: %v, want ErrLeaseLost", name, err)
 			}
 		}
-		if r, _ := db.Get(ctx, id); r.Status != StatusSending || r.Attempts != 2 {
+		if r, _ := newOutbox(db).Get(ctx, id); r.Status != StatusSending || r.Attempts != 2 {
 			t.Fatalf("stale marks changed the row: %+v", r)
 		}
 		// ABA: the holder fails it, an operator retries it (attempts back to 0), it is claimed again
@@ -55,7 +55,7 @@ func TestMarkNeedsTheClaimThatHoldsTheRow(t *testing.T) {
 		if err := fast.MarkFailed(ctx, id, t0.Add(7*time.Minute), "550"); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Retry(ctx, id, t0.Add(8*time.Minute)); err != nil {
+		if err := newOutbox(db).Retry(ctx, id, t0.Add(8*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		third, _, _, err := fast.Claim(ctx, t0.Add(9*time.Minute), today, 10, rules.ExpiryOn(today))
@@ -69,7 +69,7 @@ func TestMarkNeedsTheClaimThatHoldsTheRow(t *testing.T) {
 		if err := fast.MarkSent(ctx, id, t0.Add(10*time.Minute), "s"); err != nil {
 			t.Errorf("holder's mark: %v", err)
 		}
-		if r, _ := db.Get(ctx, id); r.Status != StatusSent {
+		if r, _ := newOutbox(db).Get(ctx, id); r.Status != StatusSent {
 			t.Errorf("row %+v, want sent", r)
 		}
 	})

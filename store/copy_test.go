@@ -74,8 +74,8 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 		}
 	}
 	// The counts kept beside the tables are those of the rows copied.
-	srcCounts, err1 := src.CountByStatus(ctx)
-	dstCounts, err2 := dst.CountByStatus(ctx)
+	srcCounts, err1 := newOutbox(src).CountByStatus(ctx)
+	dstCounts, err2 := newOutbox(dst).CountByStatus(ctx)
 	if err := errors.Join(err1, err2); err != nil || !maps.Equal(srcCounts, dstCounts) {
 		t.Errorf("outbox counts %v after the copy, %v before (%v)", dstCounts, srcCounts, err)
 	}

@@ -40,7 +40,7 @@ func TestCountByStatusFollowsEveryChange(t *testing.T) {
 		db := openEngine(t, engine)
 		check := func(step string) {
 			t.Helper()
-			got, err := db.CountByStatus(ctx)
+			got, err := newOutbox(db).CountByStatus(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +69,7 @@ func TestCountByStatusFollowsEveryChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("mark failed")
-		if err := db.Retry(ctx, got[0].OutboxID, t0); err != nil {
+		if err := newOutbox(db).Retry(ctx, got[0].OutboxID, t0); err != nil {
 			t.Fatal(err)
 		}
 		check("retry")
@@ -77,7 +77,7 @@ func TestCountByStatusFollowsEveryChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("fold")
-		if err := db.Cancel(ctx, got[0].OutboxID, t0); err != nil {
+		if err := newOutbox(db).Cancel(ctx, got[0].OutboxID, t0); err != nil {
 			t.Fatal(err)
 		}
 		check("cancel")
@@ -132,7 +132,7 @@ func TestCountsMigrationCountsExistingRows(t *testing.T) {
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.CountByStatus(ctx)
+		got, err := newOutbox(db).CountByStatus(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,9 +11,9 @@ import (
 // CountNoRecipientsOpen counts the no_recipients records of renewals still open: anniversaries on or
 // after openFrom (renewal.Rules.GraceOpenFrom of today), whose grace period has not ended. Records of
 // renewals long over are history, not a partner to fix.
-func (s *DB) CountNoRecipientsOpen(ctx context.Context, openFrom renewal.Date) (int, error) {
+func (o *Outbox) CountNoRecipientsOpen(ctx context.Context, openFrom renewal.Date) (int, error) {
 	var n int
-	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM outbox WHERE status = 'no_recipients' AND anniversary_on >= ?`,
+	if err := o.DB.db.GetContext(ctx, &n, `SELECT count(*) FROM outbox WHERE status = 'no_recipients' AND anniversary_on >= ?`,
 		openFrom.String()); err != nil {
 		return 0, fmt.Errorf("count open no_recipients: %w", err)
 	}

@@ -84,19 +84,19 @@ type Filter struct {
 }
 
 // List returns the rows matching f, by due date then id (at most f.Limit when it is set).
-func (s *DB) List(ctx context.Context, f Filter) ([]OutboxRow, error) {
+func (o *Outbox) List(ctx context.Context, f Filter) ([]OutboxRow, error) {
 	q, args := listQuery(f, Cursor{}, f.Limit)
 	rows := []OutboxRow{}
-	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := o.DB.db.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
 	return rows, nil
 }
 
 // Get returns one outbox row.
-func (s *DB) Get(ctx context.Context, id int64) (OutboxRow, error) {
+func (o *Outbox) Get(ctx context.Context, id int64) (OutboxRow, error) {
 	var r OutboxRow
-	err := s.db.GetContext(ctx, &r, "SELECT "+rowColumns+rowFrom+" WHERE o.id = ?", id)
+	err := o.DB.db.GetContext(ctx, &r, "SELECT "+rowColumns+rowFrom+" WHERE o.id = ?", id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("outbox row %d: %w", id, ErrNotFound)
 	}
@@ -109,9 +109,9 @@ func (s *DB) Get(ctx context.Context, id int64) (OutboxRow, error) {
 // CountByStatus returns the number of outbox rows in each status (every status present, zero or
 // not), from the counts the outbox's triggers keep (migration 0008): one read of ten rows, however
 // large the outbox has grown.
-func (s *DB) CountByStatus(ctx context.Context) (map[string]int, error) {
+func (o *Outbox) CountByStatus(ctx context.Context) (map[string]int, error) {
 	q := `SELECT status, n FROM outbox_counts`
-	if s.Engine() == Postgres { // the counts as last folded, plus the changes since (foldCounts)
+	if o.DB.Engine() == Postgres { // the counts as last folded, plus the changes since (foldCounts)
 		q = `SELECT c.status, c.n + coalesce(d.d, 0) AS n FROM outbox_counts c
 			LEFT JOIN (SELECT status, sum(d) AS d FROM outbox_count_deltas GROUP BY status) d ON d.status = c.status`
 	}
@@ -119,7 +119,7 @@ func (s *DB) CountByStatus(ctx context.Context) (map[string]int, error) {
 		Status string `db:"status"`
 		N      int    `db:"n"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, q); err != nil {
+	if err := o.DB.db.SelectContext(ctx, &rows, q); err != nil {
 		return nil, fmt.Errorf("count outbox rows by status: %w", err)
 	}
 	out := make(map[string]int, len(Statuses))
@@ -150,9 +150,9 @@ func foldCounts(ctx context.Context, tx *rebindTx) error {
 // OldestWaiting returns since when the longest-waiting unsent row (pending or sending) has been
 // claimable: its first claim, else when it was queued, but not before its due date (a row queued
 // ahead by a backfill waits from its due date, taken at midnight UTC). ok is false when none waits.
-func (s *DB) OldestWaiting(ctx context.Context) (since time.Time, ok bool, err error) {
+func (o *Outbox) OldestWaiting(ctx context.Context) (since time.Time, ok bool, err error) {
 	var v sql.NullString
-	if err := s.db.GetContext(ctx, &v, `SELECT min(coalesce(first_attempt_at,
+	if err := o.DB.db.GetContext(ctx, &v, `SELECT min(coalesce(first_attempt_at,
 			CASE WHEN created_at > due_on || 'T00:00:00Z' THEN created_at ELSE due_on || 'T00:00:00Z' END))
 		FROM outbox WHERE status IN ('pending', 'sending')`); err != nil {
 		return since, false, fmt.Errorf("oldest waiting: %w", err)
@@ -169,15 +169,15 @@ func (s *DB) OldestWaiting(ctx context.Context) (since time.Time, ok bool, err e
 
 // Retry puts a failed, cancelled or suppressed row back to pending with a fresh attempt budget (a row
 // to an address still suppressed ends suppressed again at its claim).
-func (s *DB) Retry(ctx context.Context, id int64, now time.Time) error {
-	return s.changeStatus(ctx, id, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL,
+func (o *Outbox) Retry(ctx context.Context, id int64, now time.Time) error {
+	return o.changeStatus(ctx, id, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL,
 		first_attempt_at = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND status IN ('failed', 'cancelled', 'suppressed')`,
 		"failed, cancelled or suppressed", now)
 }
 
 // RetryFailed puts every failed row back to pending and returns how many.
-func (s *DB) RetryFailed(ctx context.Context, now time.Time) (int, error) {
-	r, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL,
+func (o *Outbox) RetryFailed(ctx context.Context, now time.Time) (int, error) {
+	r, err := o.DB.db.ExecContext(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL,
 		first_attempt_at = NULL, lease_until = NULL, updated_at = ? WHERE status = 'failed'`, formatTime(now))
 	if err != nil {
 		return 0, fmt.Errorf("retry failed: %w", err)
@@ -187,33 +187,35 @@ func (s *DB) RetryFailed(ctx context.Context, now time.Time) (int, error) {
 }
 
 // Cancel cancels a pending or failed row.
-func (s *DB) Cancel(ctx context.Context, id int64, now time.Time) error {
-	return s.changeStatus(ctx, id, `UPDATE outbox SET status = 'cancelled', last_error = 'cancelled by operator',
+func (o *Outbox) Cancel(ctx context.Context, id int64, now time.Time) error {
+	return o.changeStatus(ctx, id, `UPDATE outbox SET status = 'cancelled', last_error = 'cancelled by operator',
 		next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status IN ('pending', 'failed', 'no_recipients')`,
 		"pending, failed or no_recipients", now)
 }
 
-func (s *DB) changeStatus(ctx context.Context, id int64, q, allowed string, now time.Time) error {
-	r, err := s.db.ExecContext(ctx, q, formatTime(now), id)
+func (o *Outbox) changeStatus(ctx context.Context, id int64, q, allowed string, now time.Time) error {
+	r, err := o.DB.db.ExecContext(ctx, q, formatTime(now), id)
 	if err != nil {
 		return fmt.Errorf("outbox row %d: %w", id, err)
 	}
 	if n, _ := r.RowsAffected(); n == 1 {
 		return nil
 	}
-	row, err := s.Get(ctx, id)
+	row, err := o.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	return fmt.Errorf("outbox row %d is %s, want %s: %w", id, row.Status, allowed, ErrWrongState)
 }
 
-// Outbox is the delivery side of the store: claims with a lease and marks results. It carries the
-// recipient roles and lease length so delivery needs no store types.
+// Outbox is the outbox table's API (see the package doc): the reads and operator actions on queued
+// rows, and delivery — claims with a lease, and marks under the claim's token. It carries the
+// recipient roles and lease length so delivery needs no store types; reads and operator actions need
+// neither, only DB.
 type Outbox struct {
 	DB       *DB
-	RoleKeys []string      // renewal.RoleKey forms of the recipient roles
-	Lease    time.Duration // how long a claim holds before it may be claimed again
+	RoleKeys []string      // renewal.RoleKey forms of the recipient roles (claims only)
+	Lease    time.Duration // how long a claim holds before it may be claimed again (claims only)
 
 	// Digest makes Claim take the rows due to one recipient on one day together (mail.digest).
 	Digest bool

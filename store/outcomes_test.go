@@ -42,7 +42,7 @@ func TestRecordRenewal(t *testing.T) {
 		if err != nil || n != 2 {
 			t.Fatalf("record: %d cancelled, %v", n, err)
 		}
-		rows, _ := db.List(ctx, Filter{})
+		rows, _ := newOutbox(db).List(ctx, Filter{})
 		for _, r := range rows {
 			if r.Status != StatusCancelled || *r.LastError != "renewal recorded: renewed on 2026-03-25" {
 				t.Errorf("row %d %s %v", r.ID, r.Status, r.LastError)
@@ -57,7 +57,7 @@ func TestRecordRenewal(t *testing.T) {
 		if again, _ := db.Enqueue(ctx, item("2026-04-20", "2027-01-20"), t0); again.Existing != 8 || again.Renewed != 0 {
 			t.Errorf("re-scan %+v: one row per key (R10)", again)
 		}
-		pending, _ := db.List(ctx, Filter{Status: StatusPending})
+		pending, _ := newOutbox(db).List(ctx, Filter{Status: StatusPending})
 		if len(pending) != 1 || pending[0].AnniversaryOn != "2027-05-20" {
 			t.Errorf("pending %+v", pending)
 		}
@@ -111,7 +111,7 @@ func TestRecordRenewalInputErrors(t *testing.T) {
 			if _, err := db.Import(ctx, p, t0, tc.o); !errors.Is(err, ErrInput) {
 				t.Errorf("import: %v", err)
 			}
-			if ps, _ := db.List(ctx, Filter{}); len(ps) != 0 {
+			if ps, _ := newOutbox(db).List(ctx, Filter{}); len(ps) != 0 {
 				t.Errorf("rows written")
 			}
 		}

@@ -1,5 +1,13 @@
 // Package store keeps renewald's state in SQLite through sqlx: migrations, imports, the due-date
 // queries of a scan, and every outbox state change. All SQL lives here.
+//
+// Two types hold it. DB is the database: imports, partners and enrollments, and the daily scan,
+// whose writes (Enqueue, EnqueueArrived, EnqueueCovering, MarkScanned) queue outbox rows in the
+// transactions that also record the scan's other state (arrivals seen, no_recipients records
+// covered, the scanned date). Outbox is the outbox table's API for everything after a row is queued —
+// operators' and the status pages' reads and actions, the counts, delivery's claims and marks, the
+// quotas and the suppression list — over its DB; it also holds one deliverer's claim tokens, so each
+// deliverer has an Outbox of its own, while a reader needs only &Outbox{DB: db}.
 package store
 
 import (

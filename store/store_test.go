@@ -145,7 +145,7 @@ func TestImportReplacesUsersAndRemovesEnrollment(t *testing.T) {
 		if strings.Contains(out, "bob@") {
 			t.Errorf("user list not replaced: %s", out)
 		}
-		rows, _ := db.List(ctx, Filter{})
+		rows, _ := newOutbox(db).List(ctx, Filter{})
 		if len(rows) != 1 || rows[0].Status != StatusCancelled || *rows[0].LastError != "enrollment removed" {
 			t.Errorf("rows %+v", rows)
 		}
@@ -203,7 +203,7 @@ func TestEnqueueIsIdempotent(t *testing.T) {
 				t.Errorf("round %d: %+v, want %+v", i, st, want)
 			}
 		}
-		rows, _ := db.List(ctx, Filter{})
+		rows, _ := newOutbox(db).List(ctx, Filter{})
 		if len(rows) != 2 {
 			t.Fatalf("%d rows, want 2", len(rows))
 		}
@@ -235,7 +235,7 @@ func TestEnqueueSupersedesPending(t *testing.T) {
 		if err != nil || st.Queued != 1 || st.Superseded != 1 {
 			t.Fatalf("%+v %v", st, err)
 		}
-		rows, _ := db.List(ctx, Filter{})
+		rows, _ := newOutbox(db).List(ctx, Filter{})
 		if rows[0].Status != StatusSuperseded || rows[1].Status != StatusPending || rows[1].OffsetDays != -90 {
 			t.Errorf("rows %+v", rows)
 		}
@@ -368,7 +368,7 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 		if err := ob.MarkSent(ctx, r.OutboxID, t0.Add(61*time.Minute), "Subject"); err != nil {
 			t.Fatal(err)
 		}
-		row, _ := db.Get(ctx, r.OutboxID)
+		row, _ := newOutbox(db).Get(ctx, r.OutboxID)
 		if row.Status != StatusSent || row.SentAt == nil || *row.Subject != "Subject" || row.Attempts != 3 {
 			t.Errorf("row %+v", row)
 		}
@@ -386,7 +386,7 @@ func TestClaimMarkAndRecheck(t *testing.T) {
 		if got, _, _, _ := ob.Claim(ctx, t0.AddDate(0, 0, 30), d("2026-02-19"), 10, rules.ExpiryOn(d("2026-02-19"))); len(got) != 0 {
 			t.Errorf("claimed for a recipient without the role: %+v", got)
 		}
-		rows, _ := db.List(ctx, Filter{Status: StatusCancelled})
+		rows, _ := newOutbox(db).List(ctx, Filter{Status: StatusCancelled})
 		if len(rows) != 1 || *rows[0].LastError != "recipient no longer holds a recipient role" {
 			t.Errorf("cancelled rows %+v", rows)
 		}
@@ -400,19 +400,19 @@ func TestOperatorActions(t *testing.T) {
 			t.Fatal(err)
 		}
 		enqueueSample(t, db)
-		if err := db.Retry(ctx, 1, t0); err == nil || !strings.Contains(err.Error(), "is pending") {
+		if err := newOutbox(db).Retry(ctx, 1, t0); err == nil || !strings.Contains(err.Error(), "is pending") {
 			t.Errorf("retry of pending: %v", err)
 		}
-		if err := db.Cancel(ctx, 1, t0); err != nil {
+		if err := newOutbox(db).Cancel(ctx, 1, t0); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Retry(ctx, 1, t0); err != nil {
+		if err := newOutbox(db).Retry(ctx, 1, t0); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Cancel(ctx, 99, t0); err == nil {
+		if err := newOutbox(db).Cancel(ctx, 99, t0); err == nil {
 			t.Error("cancel of a missing row succeeded")
 		}
-		counts, _ := db.CountByStatus(ctx)
+		counts, _ := newOutbox(db).CountByStatus(ctx)
 		if counts[StatusPending] != 1 || counts[StatusSent] != 0 {
 			t.Errorf("counts %v", counts)
 		}
@@ -478,11 +478,11 @@ func TestClaimNothingEarlyNothingStale(t *testing.T) {
 			if err != nil || len(got) != 0 || expired != 1 {
 				t.Fatalf("claim after grace: %d rows, %d expired, %v", len(got), expired, err)
 			}
-			rows, _ := db.List(ctx, Filter{Status: StatusExpired})
+			rows, _ := newOutbox(db).List(ctx, Filter{Status: StatusExpired})
 			if len(rows) != 1 || *rows[0].LastError != "grace period ended on 2026-06-19 before it could be sent" {
 				t.Fatalf("expired rows %+v", rows)
 			}
-			n, _ := db.CountByStatus(ctx)
+			n, _ := newOutbox(db).CountByStatus(ctx)
 			if n[StatusExpired] != 1 || n[StatusPending] != 0 {
 				t.Errorf("counts %v", n)
 			}
@@ -510,7 +510,7 @@ func TestCorrectedAttainmentReplacesTheEnrollment(t *testing.T) {
 	if len(active) != 1 || active[0] != "2023-05-30" {
 		t.Errorf("active enrollments %v", active)
 	}
-	rows, _ := db.List(ctx, Filter{Status: StatusCancelled})
+	rows, _ := newOutbox(db).List(ctx, Filter{Status: StatusCancelled})
 	if len(rows) != 1 || !strings.Contains(*rows[0].LastError, "enrollment replaced: Kubernetes on Microsoft Azure is now attained on 2023-05-30, not 2023-05-20") {
 		t.Errorf("cancelled %+v", rows)
 	}
@@ -528,11 +528,11 @@ func TestOldestWaiting(t *testing.T) {
 	if _, err := db.Import(ctx, samplePartners(), t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := db.OldestWaiting(ctx); ok {
+	if _, ok, _ := newOutbox(db).OldestWaiting(ctx); ok {
 		t.Error("something waits in an empty outbox")
 	}
 	enqueueSample(t, db) // due 2026-01-20, queued at t0 = 2026-01-20T06:00:00Z by the tick
-	since, ok, err := db.OldestWaiting(ctx)
+	since, ok, err := newOutbox(db).OldestWaiting(ctx)
 	if err != nil || !ok || !since.Equal(t0) {
 		t.Errorf("since %s %v %v, want the tick at %s", since, ok, err, t0)
 	}
@@ -541,7 +541,7 @@ func TestOldestWaiting(t *testing.T) {
 	if got, _, _, err := ob.Claim(ctx, claimAt, d("2026-01-20"), 10, renewal.DefaultRules().ExpiryOn(d("2026-01-20"))); err != nil || len(got) != 1 {
 		t.Fatal(err)
 	}
-	if since, _, _ := db.OldestWaiting(ctx); !since.Equal(claimAt) {
+	if since, _, _ := newOutbox(db).OldestWaiting(ctx); !since.Equal(claimAt) {
 		t.Errorf("since %s, want the first claim at %s", since, claimAt)
 	}
 }

@@ -31,9 +31,9 @@ func (o *Outbox) Suppress(ctx context.Context, address, reply string, now time.T
 }
 
 // Suppressions lists the suppressed addresses in address order.
-func (s *DB) Suppressions(ctx context.Context) ([]Suppression, error) {
+func (o *Outbox) Suppressions(ctx context.Context) ([]Suppression, error) {
 	out := []Suppression{}
-	if err := s.db.SelectContext(ctx, &out, `SELECT address, reply, suppressed_at FROM suppressions ORDER BY address`); err != nil {
+	if err := o.DB.db.SelectContext(ctx, &out, `SELECT address, reply, suppressed_at FROM suppressions ORDER BY address`); err != nil {
 		return nil, fmt.Errorf("list suppressions: %w", err)
 	}
 	return out, nil
@@ -41,8 +41,8 @@ func (s *DB) Suppressions(ctx context.Context) ([]Suppression, error) {
 
 // Unsuppress removes an address from the suppression list; ErrNotFound when it is not on it. Rows
 // already suppressed stay so until an operator retries them.
-func (s *DB) Unsuppress(ctx context.Context, address string) error {
-	r, err := s.db.ExecContext(ctx, `DELETE FROM suppressions WHERE address = ?`, strings.ToLower(strings.TrimSpace(address)))
+func (o *Outbox) Unsuppress(ctx context.Context, address string) error {
+	r, err := o.DB.db.ExecContext(ctx, `DELETE FROM suppressions WHERE address = ?`, strings.ToLower(strings.TrimSpace(address)))
 	if err != nil {
 		return fmt.Errorf("remove suppression: %w", err)
 	}

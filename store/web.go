@@ -11,8 +11,9 @@ import (
 	"github.com/renewald/renewald/renewal"
 )
 
-// The read-only side of the store used by the status pages (issue 20). Every query here reads a
-// bounded slice through an index; their plans are pinned in web_test.go.
+// The read-only side of the store used by the status pages (issue 20): the outbox's reads on Outbox,
+// the enrollments' and partners' on DB. Every query here reads a bounded slice through an index;
+// their plans are pinned in web_test.go.
 
 // Cursor is a position in the outbox list: the last row shown (due date and id).
 type Cursor struct {
@@ -23,10 +24,10 @@ type Cursor struct {
 // ListAfter returns up to limit rows matching f after the cursor c (none: from the start), by due
 // date then id: one page of the status pages' outbox list (keyset pagination through outbox_due or
 // outbox_status_due).
-func (s *DB) ListAfter(ctx context.Context, f Filter, c Cursor, limit int) ([]OutboxRow, error) {
+func (o *Outbox) ListAfter(ctx context.Context, f Filter, c Cursor, limit int) ([]OutboxRow, error) {
 	q, args := listQuery(f, c, limit)
 	rows := []OutboxRow{}
-	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := o.DB.db.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
 	return rows, nil
@@ -71,8 +72,8 @@ type RetryError struct {
 
 // LatestRetry returns the pending row with a retry scheduled furthest ahead (the most recent
 // temporary failure); ok is false when no row waits for a retry.
-func (s *DB) LatestRetry(ctx context.Context) (r RetryError, ok bool, err error) {
-	err = s.db.GetContext(ctx, &r, `SELECT id, coalesce(last_error, '') AS last_error, next_attempt_at, attempts
+func (o *Outbox) LatestRetry(ctx context.Context) (r RetryError, ok bool, err error) {
+	err = o.DB.db.GetContext(ctx, &r, `SELECT id, coalesce(last_error, '') AS last_error, next_attempt_at, attempts
 		FROM outbox INDEXED BY outbox_ready WHERE status IN ('pending', 'sending') AND status = 'pending'
 		AND next_attempt_at IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1`)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -217,7 +218,7 @@ type ReminderStatus struct {
 
 // ReminderStatuses returns the outbox statuses of the given renewals' reminders, through the outbox's
 // unique (enrollment_id, anniversary_on, …) index.
-func (s *DB) ReminderStatuses(ctx context.Context, keys []RenewalKey) (map[RenewalKey][]ReminderStatus, error) {
+func (o *Outbox) ReminderStatuses(ctx context.Context, keys []RenewalKey) (map[RenewalKey][]ReminderStatus, error) {
 	out := map[RenewalKey][]ReminderStatus{}
 	const chunk = 200
 	for start := 0; start < len(keys); start += chunk {
@@ -229,7 +230,7 @@ func (s *DB) ReminderStatuses(ctx context.Context, keys []RenewalKey) (map[Renew
 			args = append(args, k.EnrollmentID, k.Anniversary)
 		}
 		var rows []ReminderStatus
-		if err := s.db.SelectContext(ctx, &rows, `SELECT enrollment_id, anniversary_on, offset_days, status, count(*) AS n
+		if err := o.DB.db.SelectContext(ctx, &rows, `SELECT enrollment_id, anniversary_on, offset_days, status, count(*) AS n
 			FROM outbox WHERE `+strings.Join(conds, " OR ")+`
 			GROUP BY enrollment_id, anniversary_on, offset_days, status ORDER BY offset_days, status`, args...); err != nil {
 			return nil, fmt.Errorf("reminder statuses: %w", err)

@@ -91,7 +91,7 @@ func TestOpenReadOnlyWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	if _, err := ro.CountByStatus(ctx); err != nil {
+	if _, err := newOutbox(ro).CountByStatus(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ro.db.ExecContext(ctx, `DELETE FROM partners`); err == nil {

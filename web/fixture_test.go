@@ -147,7 +147,7 @@ func newFixture(t testing.TB) *fixture {
 			}
 		}
 	}
-	rows, err := db.List(ctx, store.Filter{Status: store.StatusNoRecipients})
+	rows, err := ob.List(ctx, store.Filter{Status: store.StatusNoRecipients})
 	if err != nil || len(rows) == 0 {
 		t.Fatalf("no no_recipients rows: %v", err)
 	}

@@ -203,13 +203,13 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	} else if ok {
 		d.LastScanned = last.String()
 	}
-	if rt, ok, err := s.o.DB.LatestRetry(ctx); err != nil {
+	if rt, ok, err := s.o.Outbox.LatestRetry(ctx); err != nil {
 		s.fail(w, r, err)
 		return
 	} else if ok {
 		d.Retry, d.RetryLink = &rt, s.href("outbox", rt.ID)
 	}
-	counts, err := s.o.DB.CountByStatus(ctx)
+	counts, err := s.o.Outbox.CountByStatus(ctx)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -239,7 +239,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		}
 		g := needsGroup{Status: os.status, Why: os.why, Count: counts[os.status], All: s.link("/outbox", url.Values{"status": {os.status}})}
 		if g.Count > 0 {
-			rows, err := s.o.DB.ListAfter(ctx, store.Filter{Status: os.status}, store.Cursor{}, 10)
+			rows, err := s.o.Outbox.ListAfter(ctx, store.Filter{Status: os.status}, store.Cursor{}, 10)
 			if err != nil {
 				s.fail(w, r, err)
 				return
@@ -361,7 +361,7 @@ func (s *Server) outboxList(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, r, err.Error())
 		return
 	}
-	rows, err := s.o.DB.ListAfter(ctx, f, c, PageSize+1)
+	rows, err := s.o.Outbox.ListAfter(ctx, f, c, PageSize+1)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -435,7 +435,7 @@ func (s *Server) outboxRow(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r, "Outbox row ids are positive numbers.")
 		return
 	}
-	row, err := s.o.DB.Get(ctx, id)
+	row, err := s.o.Outbox.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.notFound(w, r, fmt.Sprintf("There is no outbox row %d.", id))
 		return
@@ -454,7 +454,7 @@ func (s *Server) outboxRow(w http.ResponseWriter, r *http.Request) {
 		d.Commands = []string{fmt.Sprintf("renewald outbox cancel %d", id)}
 	}
 	d.Commands = append(d.Commands, fmt.Sprintf("renewald preview %d", id))
-	if row.Recipient != nil && s.o.Renderer != nil && s.o.Outbox != nil {
+	if row.Recipient != nil && s.o.Renderer != nil {
 		at := s.emailTime(row)
 		d.WrittenOn = renewal.DateOf(at, s.o.Location).String()
 		rem, err := s.o.Outbox.Reminder(ctx, id)
@@ -484,7 +484,7 @@ func (s *Server) outboxEmail(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r, "Outbox row ids are positive numbers.")
 		return
 	}
-	row, err := s.o.DB.Get(ctx, id)
+	row, err := s.o.Outbox.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.notFound(w, r, fmt.Sprintf("There is no outbox row %d.", id))
 		return
@@ -493,7 +493,7 @@ func (s *Server) outboxEmail(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if row.Recipient == nil || s.o.Renderer == nil || s.o.Outbox == nil {
+	if row.Recipient == nil || s.o.Renderer == nil {
 		s.notFound(w, r, fmt.Sprintf("Outbox row %d has no email.", id))
 		return
 	}

@@ -120,7 +120,7 @@ func (s *Server) partner(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Enrollments = append(d.Enrollments, ev)
 	}
-	rows, err := s.o.DB.ListAfter(ctx, store.Filter{PartnerID: id}, store.Cursor{}, PageSize+1)
+	rows, err := s.o.Outbox.ListAfter(ctx, store.Filter{PartnerID: id}, store.Cursor{}, PageSize+1)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -49,8 +49,8 @@ const PageSize = 100
 
 // Options configure the pages.
 type Options struct {
-	DB       *store.DB
-	Outbox   *store.Outbox    // for the email preview: loads a row as a reminder
+	DB       *store.DB        // partners, enrollments, scan state
+	Outbox   *store.Outbox    // the outbox rows, their counts, and a row as a reminder for the email preview
 	Renderer *notify.Renderer // renders the email preview
 	Catalog  *renewal.Catalog
 	Rules    renewal.Rules
@@ -82,8 +82,8 @@ type Server struct {
 
 // New builds the handler.
 func New(o Options) (*Server, error) {
-	if o.DB == nil || o.Catalog == nil || o.Now == nil || o.Location == nil {
-		return nil, errors.New("web: DB, Catalog, Now and Location are required")
+	if o.DB == nil || o.Outbox == nil || o.Catalog == nil || o.Now == nil || o.Location == nil {
+		return nil, errors.New("web: DB, Outbox, Catalog, Now and Location are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -334,7 +334,7 @@ func (s *Server) decorate(ctx context.Context, q timelineQuery, rows []timelineR
 	for i, r := range rows {
 		keys[i] = store.RenewalKey{EnrollmentID: r.EnrollmentID, Anniversary: r.AnniversaryOn.String()}
 	}
-	statuses, err := s.o.DB.ReminderStatuses(ctx, keys)
+	statuses, err := s.o.Outbox.ReminderStatuses(ctx, keys)
 	if err != nil {
 		return err
 	}

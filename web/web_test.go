@@ -143,7 +143,7 @@ func TestOutboxFiltersAndPages(t *testing.T) {
 		{"due_from=2026-03-01&due_to=2026-03-31", store.Filter{DueFrom: d("2026-03-01"), DueTo: d("2026-03-31")}},
 		{"status=expired&due_to=2026-04-01", store.Filter{Status: "expired", DueTo: d("2026-04-01")}},
 	} {
-		want, err := f.db.List(ctx, tc.filter)
+		want, err := f.outbox.List(ctx, tc.filter)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,7 @@ func TestOutboxFiltersAndPages(t *testing.T) {
 		}
 	}
 	// Pages of 100 through the whole outbox, by due date then id, with no row twice.
-	all, _ := f.db.List(ctx, store.Filter{})
+	all, _ := f.outbox.List(ctx, store.Filter{})
 	if len(all) <= 2*PageSize {
 		t.Fatalf("fixture too small: %d rows", len(all))
 	}
@@ -192,7 +192,7 @@ func TestOutboxFiltersAndPages(t *testing.T) {
 func TestOverviewShowsCountsRisksAndCommands(t *testing.T) {
 	f := newFixture(t)
 	s := f.server(t, nil)
-	counts, _ := f.db.CountByStatus(context.Background())
+	counts, _ := f.outbox.CountByStatus(context.Background())
 	_, body := get(t, s, "GET", "/")
 	for st, n := range counts {
 		if !strings.Contains(body, fmt.Sprintf(`<a href="/outbox?status=%s"><span class="st st-%s">%s</span> <strong>%d</strong></a>`, st, st, st, n)) {

@@ -71,7 +71,7 @@ func (m *Main) cmdDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	rows, err := db.List(ctx, store.Filter{})
+	rows, err := (&store.Outbox{DB: db}).List(ctx, store.Filter{})
 	if err != nil {
 		return err
 	}

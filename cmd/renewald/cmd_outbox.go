@@ -57,12 +57,12 @@ func (m *Main) outboxList(ctx context.Context, args []string) error {
 	if *status != "" && !slices.Contains(store.Statuses, *status) {
 		return usageErrorf("--status %q is not one of %s", *status, strings.Join(store.Statuses, ", "))
 	}
-	_, db, err := m.loadStore(ctx, true)
+	ob, err := m.loadOutbox(ctx, true)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	rows, err := db.List(ctx, store.Filter{Status: *status, PartnerID: *partner, DueFrom: from.Date, DueTo: to.Date, Limit: *limit})
+	defer ob.DB.Close()
+	rows, err := ob.List(ctx, store.Filter{Status: *status, PartnerID: *partner, DueFrom: from.Date, DueTo: to.Date, Limit: *limit})
 	if err != nil {
 		return err
 	}
@@ -81,12 +81,12 @@ func (m *Main) outboxShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, db, err := m.loadStore(ctx, true)
+	ob, err := m.loadOutbox(ctx, true)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	row, err := db.Get(ctx, id)
+	defer ob.DB.Close()
+	row, err := ob.Get(ctx, id)
 	if err != nil {
 		return notFoundIsUsage(err)
 	}
@@ -113,20 +113,20 @@ func (m *Main) outboxRetry(ctx context.Context, args []string) error {
 	} else if id, err = outboxID(fs.Name(), pos); err != nil {
 		return err
 	}
-	_, db, err := m.loadStore(ctx, false)
+	ob, err := m.loadOutbox(ctx, false)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer ob.DB.Close()
 	if *failed {
-		n, err := db.RetryFailed(ctx, m.Now())
+		n, err := ob.RetryFailed(ctx, m.Now())
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(m.Stdout, "%d failed rows back to pending\n", n)
 		return nil
 	}
-	if err := db.Retry(ctx, id, m.Now()); err != nil {
+	if err := ob.Retry(ctx, id, m.Now()); err != nil {
 		return notFoundIsUsage(err)
 	}
 	fmt.Fprintf(m.Stdout, "outbox row %d back to pending\n", id)
@@ -139,12 +139,12 @@ func (m *Main) outboxCancel(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, db, err := m.loadStore(ctx, false)
+	ob, err := m.loadOutbox(ctx, false)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := db.Cancel(ctx, id, m.Now()); err != nil {
+	defer ob.DB.Close()
+	if err := ob.Cancel(ctx, id, m.Now()); err != nil {
 		return notFoundIsUsage(err)
 	}
 	fmt.Fprintf(m.Stdout, "outbox row %d cancelled\n", id)

@@ -40,7 +40,7 @@ func (m *Main) cmdPreview(ctx context.Context, args []string) error {
 	if rem.Recipient == "" {
 		return usageErrorf("outbox row %d has no recipient (status no_recipients): nothing to render", id)
 	}
-	row, err := a.db.Get(ctx, id)
+	row, err := a.outbox.Get(ctx, id)
 	if err != nil {
 		return notFoundIsUsage(err)
 	}

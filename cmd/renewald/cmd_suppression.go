@@ -30,19 +30,19 @@ func (m *Main) cmdSuppression(ctx context.Context, args []string) error {
 	if (sub == "list" && len(pos) != 0) || (sub == "remove" && len(pos) != 1) {
 		return usageErrorf(usage)
 	}
-	_, db, err := m.loadStore(ctx, sub == "list")
+	ob, err := m.loadOutbox(ctx, sub == "list")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer ob.DB.Close()
 	if sub == "remove" {
-		if err := db.Unsuppress(ctx, pos[0]); err != nil {
+		if err := ob.Unsuppress(ctx, pos[0]); err != nil {
 			return notFoundIsUsage(err)
 		}
 		fmt.Fprintf(m.Stdout, "%s is no longer suppressed; its suppressed rows go out again after renewald outbox retry ID\n", pos[0])
 		return nil
 	}
-	list, err := db.Suppressions(ctx)
+	list, err := ob.Suppressions(ctx)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/renewald/renewald/internal/smtptest"
+	"github.com/renewald/renewald/internal/storetest"
 	"github.com/renewald/renewald/store"
 )
 
@@ -110,7 +111,7 @@ tls = "none"
 		if err != nil {
 			t.Fatal(err)
 		}
-		counts, _ := db.CountByStatus(ctx())
+		counts, _ := storetest.Outbox(db).CountByStatus(ctx())
 		verdict, _ := db.IntegrityCheck(ctx())
 		db.Close()
 		if counts[store.StatusPending] == 0 && counts[store.StatusSending] == 0 {

@@ -13,6 +13,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/renewald/renewald/internal/smtptest"
+	"github.com/renewald/renewald/internal/storetest"
 	"github.com/renewald/renewald/store"
 )
 
@@ -84,7 +85,7 @@ func TestMarkWaitsOutAWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	counts, _ := db.CountByStatus(ctx())
+	counts, _ := storetest.Outbox(db).CountByStatus(ctx())
 	if counts[store.StatusSent] != 60 || counts[store.StatusSending] != 0 {
 		t.Errorf("counts %v", counts)
 	}

@@ -19,23 +19,23 @@ var _ notify.TransportErrorObserver = (*metrics.Metrics)(nil)
 
 // metricsSource adapts the store to what the metrics read.
 type metricsSource struct {
-	db  *store.DB
-	cfg config.Config
-	now func() time.Time
+	outbox *store.Outbox
+	cfg    config.Config
+	now    func() time.Time
 }
 
 func (s metricsSource) CountByStatus(ctx context.Context) (map[string]int, error) {
-	return s.db.CountByStatus(ctx)
+	return s.outbox.CountByStatus(ctx)
 }
 
-func (s metricsSource) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+func (s metricsSource) Ping(ctx context.Context) error { return s.outbox.DB.Ping(ctx) }
 
 func (s metricsSource) NoRecipientsOpen(ctx context.Context) (int, error) {
-	return s.db.CountNoRecipientsOpen(ctx, s.cfg.Rules().GraceOpenFrom(renewal.DateOf(s.now(), s.cfg.Location())))
+	return s.outbox.CountNoRecipientsOpen(ctx, s.cfg.Rules().GraceOpenFrom(renewal.DateOf(s.now(), s.cfg.Location())))
 }
 
 func (s metricsSource) OldestWaiting(ctx context.Context) (time.Time, bool, error) {
-	return s.db.OldestWaiting(ctx)
+	return s.outbox.OldestWaiting(ctx)
 }
 
 // startMetrics serves /metrics and /healthz when metrics.listen is set, and hooks the ticks and the
@@ -46,7 +46,7 @@ func (m *Main) startMetrics(ctx context.Context, cfg config.Config, a *app, sche
 	if cfg.Metrics.Listen == "" {
 		return nil, func() {}, nil
 	}
-	mx = metrics.New(metricsSource{db: a.db, cfg: cfg, now: m.Now}, sched, m.Now)
+	mx = metrics.New(metricsSource{outbox: a.outbox, cfg: cfg, now: m.Now}, sched, m.Now)
 	t.Observe = func(r scheduler.TickResult) {
 		mx.TickDone(r.Err == nil, r.Scan.Queued, r.Scan.Superseded, r.Duration)
 		mx.ScanStateAhead(r.ScanAhead)

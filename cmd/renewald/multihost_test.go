@@ -14,6 +14,7 @@ import (
 
 	"github.com/renewald/renewald/internal/pgtest"
 	"github.com/renewald/renewald/internal/smtptest"
+	"github.com/renewald/renewald/internal/storetest"
 	"github.com/renewald/renewald/store"
 )
 
@@ -134,7 +135,7 @@ func outboxCounts(t *testing.T, dsn string) map[string]int {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	counts, err := db.CountByStatus(ctx())
+	counts, err := storetest.Outbox(db).CountByStatus(ctx())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +233,7 @@ func TestTwoDaemonsOnOnePostgresDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := db.List(ctx(), store.Filter{Status: store.StatusSent})
+		rows, err := storetest.Outbox(db).List(ctx(), store.Filter{Status: store.StatusSent})
 		db.Close()
 		if err != nil {
 			t.Fatal(err)

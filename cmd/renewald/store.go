@@ -57,6 +57,17 @@ func (m *Main) loadStore(ctx context.Context, readOnly bool) (config.Config, *st
 	return cfg, db, err
 }
 
+// loadOutbox is loadStore for the commands that read or act on outbox rows and the suppression list
+// (outbox, suppression): they claim nothing, so the Outbox needs no recipient roles or lease. Close
+// its DB when done.
+func (m *Main) loadOutbox(ctx context.Context, readOnly bool) (*store.Outbox, error) {
+	_, db, err := m.loadStore(ctx, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Outbox{DB: db}, nil
+}
+
 // today is the current date in the configured zone.
 func (m *Main) today(cfg config.Config) renewal.Date { return renewal.DateOf(m.Now(), cfg.Location()) }
 

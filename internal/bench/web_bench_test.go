@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/renewald/renewald/internal/benchgen"
+	"github.com/renewald/renewald/internal/storetest"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/scheduler"
@@ -28,7 +29,7 @@ func BenchmarkWebPages(b *testing.B) {
 	for _, n := range sizes(b, 100_000, 1_000_000) {
 		b.Run(fmt.Sprintf("enrollments=%d", n), func(b *testing.B) {
 			db := webDB(b, n)
-			counts, err := db.CountByStatus(ctx)
+			counts, err := storetest.Outbox(db).CountByStatus(ctx)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -37,7 +38,7 @@ func BenchmarkWebPages(b *testing.B) {
 				total += c
 			}
 			fmt.Printf("web pages over %d enrollments, %d outbox rows\n", n, total)
-			rows, err := db.ListAfter(ctx, store.Filter{Status: store.StatusPending}, store.Cursor{}, 1)
+			rows, err := storetest.Outbox(db).ListAfter(ctx, store.Filter{Status: store.StatusPending}, store.Cursor{}, 1)
 			if err != nil || len(rows) == 0 {
 				b.Fatalf("no pending row: %v", err)
 			}

@@ -7,8 +7,10 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/renewald/renewald/internal/pgtest"
+	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
 )
 
@@ -38,4 +40,10 @@ func Open(tb testing.TB, engine store.Engine) *store.DB {
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Outbox is db's outbox as a test reads and acts on it: the default recipient roles and a lease of
+// five minutes, so that it can claim too. Each call is a deliverer of its own, with its own claims.
+func Outbox(db *store.DB) *store.Outbox {
+	return &store.Outbox{DB: db, RoleKeys: renewal.NewRoleMatcher(renewal.DefaultRecipientRoles()).Keys(), Lease: 5 * time.Minute}
 }
