@@ -110,7 +110,7 @@ func (o *Outbox) Get(ctx context.Context, id int64) (OutboxRow, error) {
 // not), from the counts the outbox's triggers keep (migration 0008): one read of ten rows, however
 // large the outbox has grown.
 func (o *Outbox) CountByStatus(ctx context.Context) (map[string]int, error) {
-	q := `SELECT status, n FROM outbox_counts`
+	q := outboxCountsQuery
 	if o.DB.Engine() == Postgres { // the counts as last folded, plus the changes since (foldCounts)
 		q = `SELECT c.status, c.n + coalesce(d.d, 0) AS n FROM outbox_counts c
 			LEFT JOIN (SELECT status, sum(d) AS d FROM outbox_count_deltas GROUP BY status) d ON d.status = c.status`
@@ -131,6 +131,8 @@ func (o *Outbox) CountByStatus(ctx context.Context) (map[string]int, error) {
 	}
 	return out, nil
 }
+
+const outboxCountsQuery = `SELECT status, n FROM outbox_counts`
 
 // foldCounts adds the outbox count changes recorded since the last fold into outbox_counts and
 // deletes them (PostgreSQL; SQLite's triggers update the counts in place). The daily scan calls it

@@ -33,13 +33,15 @@ func (s *DB) ImportGeneration(ctx context.Context) (int64, error) {
 // it and with the catalog whose fingerprint is catalog.
 func (s *DB) RiskListCurrent(ctx context.Context, catalog string) (bool, error) {
 	var n int
-	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM renewal_risks_state r JOIN import_state i ON i.id = 1
-		WHERE r.id = 1 AND r.generation = i.generation AND r.catalog = ?`, catalog)
+	err := s.db.GetContext(ctx, &n, riskListCurrentQuery, catalog)
 	if err != nil {
 		return false, fmt.Errorf("risk list state: %w", err)
 	}
 	return n == 1, nil
 }
+
+const riskListCurrentQuery = `SELECT count(*) FROM renewal_risks_state r JOIN import_state i ON i.id = 1
+	WHERE r.id = 1 AND r.generation = i.generation AND r.catalog = ?`
 
 // ScoredPartners is one page of partners that have capability scores, with their scores and active
 // enrollments: what RefreshRisks judges.

@@ -97,11 +97,13 @@ type AnniversaryCount struct {
 // write of enrollments rebuilds (refreshAnniversaryCounts).
 func (s *DB) AnniversaryCounts(ctx context.Context) ([]AnniversaryCount, error) {
 	var out []AnniversaryCount
-	if err := s.db.SelectContext(ctx, &out, `SELECT anniversary_md, attained_year, n FROM anniversary_counts`); err != nil {
+	if err := s.db.SelectContext(ctx, &out, anniversaryCountsQuery); err != nil {
 		return nil, fmt.Errorf("anniversary counts: %w", err)
 	}
 	return out, nil
 }
+
+const anniversaryCountsQuery = `SELECT anniversary_md, attained_year, n FROM anniversary_counts`
 
 // refreshAnniversaryCounts rebuilds anniversary_counts from the enrollments, in the transaction
 // that wrote them (one pass over the enrollments_md_attained index). On PostgreSQL an advisory lock

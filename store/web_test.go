@@ -78,6 +78,30 @@ func TestWebQueriesUseIndexes(t *testing.T) {
 			t.Errorf("%s: plan does not use %q, or scans a table:\n%s", c.name, c.want, plan)
 		}
 	}
+	// The derived tables are read whole: one row per status, per attainment month-day and year (at most
+	// 366 × the years attained), one state row. Nothing else may be scanned.
+	for _, c := range []struct{ name, q, scans string }{
+		{"outbox counts", outboxCountsQuery, "SCAN outbox_counts"},
+		{"anniversary counts", anniversaryCountsQuery, "SCAN anniversary_counts"},
+		{"risk list state", riskListCurrentQuery, ""},
+		{"partner names", `SELECT id, name FROM partners WHERE id IN (?, ?)`, ""},
+	} {
+		plan := explain(t, db, c.q, argsFor(c.q)...)
+		for _, m := range fullScan.FindAllString(plan, -1) {
+			if m != c.scans {
+				t.Errorf("%s: %q; only %q may be scanned:\n%s", c.name, m, c.scans, plan)
+			}
+		}
+	}
+}
+
+// argsFor gives a query as many "x" arguments as it has placeholders.
+func argsFor(q string) []any {
+	var args []any
+	for range strings.Count(q, "?") {
+		args = append(args, "x")
+	}
+	return args
 }
 
 func TestOpenReadOnlyWritesNothing(t *testing.T) {
