@@ -6,7 +6,6 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/robfig/cron/v3"
+
+	"github.com/renewald/renewald/internal/httpserve"
 )
 
 // Source is what the metrics read from the store at scrape time.
@@ -187,21 +188,7 @@ func (m *Metrics) Serve(ctx context.Context, addr string) (bound string, done <-
 		return "", nil, fmt.Errorf("metrics listen %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	ch := make(chan error, 1)
-	go func() {
-		err := srv.Serve(l)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		ch <- err
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	return l.Addr().String(), ch, nil
+	return l.Addr().String(), httpserve.Run(ctx, srv, l), nil
 }
 
 // outboxCollector reads outbox counts and the oldest pending reminder at scrape time.

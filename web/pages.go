@@ -427,21 +427,31 @@ func (s *Server) emailTime(row store.OutboxRow) time.Time {
 	return now
 }
 
-func (s *Server) outboxRow(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := pageContext(r)
-	defer cancel()
-	id, ok := parseID(r)
+// rowOf reads the outbox row the request's path names; when there is none (or the path names no
+// row, or the read fails) it has answered the request and ok is false.
+func (s *Server) rowOf(ctx context.Context, w http.ResponseWriter, r *http.Request) (id int64, row store.OutboxRow, ok bool) {
+	id, ok = parseID(r)
 	if !ok {
 		s.notFound(w, r, "Outbox row ids are positive numbers.")
-		return
+		return id, row, false
 	}
 	row, err := s.o.Outbox.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.notFound(w, r, fmt.Sprintf("There is no outbox row %d.", id))
-		return
+		return id, row, false
 	}
 	if err != nil {
 		s.fail(w, r, err)
+		return id, row, false
+	}
+	return id, row, true
+}
+
+func (s *Server) outboxRow(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := pageContext(r)
+	defer cancel()
+	id, row, ok := s.rowOf(ctx, w, r)
+	if !ok {
 		return
 	}
 	d := rowData{Row: row, PartnerLink: s.href("partners", row.PartnerID), EmailLink: s.href("outbox", id, "email")}
@@ -479,18 +489,8 @@ func (s *Server) outboxEmail(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Security-Policy", PreviewCSP)
 	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
-	id, ok := parseID(r)
+	id, row, ok := s.rowOf(ctx, w, r)
 	if !ok {
-		s.notFound(w, r, "Outbox row ids are positive numbers.")
-		return
-	}
-	row, err := s.o.Outbox.Get(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		s.notFound(w, r, fmt.Sprintf("There is no outbox row %d.", id))
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	if row.Recipient == nil || s.o.Renderer == nil {

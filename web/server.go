@@ -30,6 +30,8 @@ import (
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
+
+	"github.com/renewald/renewald/internal/httpserve"
 )
 
 //go:embed templates/*.html
@@ -263,19 +265,5 @@ func Serve(ctx context.Context, addr, certFile, keyFile string, h http.Handler) 
 	if useTLS {
 		l = tls.NewListener(l, srv.TLSConfig)
 	}
-	ch := make(chan error, 1)
-	go func() {
-		err := srv.Serve(l)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		ch <- err
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	return l.Addr().String(), ch, nil
+	return l.Addr().String(), httpserve.Run(ctx, srv, l), nil
 }
