@@ -270,6 +270,9 @@ func (s *Server) timeline(ctx context.Context, q timelineQuery, limit, budget in
 		if riskList, err = s.o.DB.RiskListCurrent(ctx, s.o.Catalog.Fingerprint()); err != nil {
 			return res, err
 		}
+		if !riskList {
+			budget = min(budget, judgeBudget) // each one's scores are read and judged
+		}
 	}
 	for ann := first; !ann.After(last); ann = ann.AddDays(1) {
 		after := int64(0)
@@ -493,3 +496,7 @@ func (s *Server) renewals(w http.ResponseWriter, r *http.Request) {
 // timelineBudget bounds the enrollments one timeline page examines: a sparse filter (an area, at
 // risk) ends a page early with a link that continues the search, so no page reads the whole table.
 const timelineBudget = 5000
+
+// judgeBudget bounds the enrollments an at-risk page judges while the risk list is not current:
+// judging reads each partner's scores, so it costs several times what examining dates does.
+const judgeBudget = 3000
