@@ -75,6 +75,11 @@ func (s *DB) CopyTo(ctx context.Context, dst *DB) (CopyStats, error) {
 		if err := dst.refreshAnniversaryCounts(ctx, tx); err != nil {
 			return err
 		}
+		// The rows copied, counted as an enqueue counts what it inserts (addCounts).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_count_deltas (status, d)
+			SELECT status, count(*) FROM outbox GROUP BY status`); err != nil {
+			return fmt.Errorf("outbox counts: %w", err)
+		}
 		for _, t := range []string{"enrollments", "outbox"} {
 			if _, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+t+`', 'id'),
 				coalesce(max(id), 1), max(id) IS NOT NULL) FROM `+t); err != nil {

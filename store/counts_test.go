@@ -104,7 +104,7 @@ func TestCountByStatusFollowsEveryChange(t *testing.T) {
 	})
 }
 
-// TestCountsMigrationCountsExistingRows: migrations 0008 to 0010 start the counts from the rows
+// TestCountsMigrationCountsExistingRows: migrations 0008 to 0011 start the counts from the rows
 // already in the outbox and the enrollments (a database upgraded with years of history).
 func TestCountsMigrationCountsExistingRows(t *testing.T) {
 	eachEngine(t, func(t *testing.T, engine Engine) {
@@ -117,14 +117,13 @@ func TestCountsMigrationCountsExistingRows(t *testing.T) {
 		if _, err := db.Enqueue(ctx, []OutboxItem{it}, t0); err != nil {
 			t.Fatal(err)
 		}
-		undo := `DROP TRIGGER outbox_counts_insert; DROP TRIGGER outbox_counts_delete; DROP TRIGGER outbox_counts_update;
+		undo := `DROP TRIGGER outbox_counts_delete; DROP TRIGGER outbox_counts_update;
 			DROP TABLE outbox_counts; DROP TABLE anniversary_counts;
-			DROP TABLE renewal_risks; DROP TABLE renewal_risks_state; DROP TABLE import_state; DELETE FROM schema_migrations WHERE version IN (8, 9, 10)`
+			DROP TABLE renewal_risks; DROP TABLE renewal_risks_state; DROP TABLE import_state; DELETE FROM schema_migrations WHERE version IN (8, 9, 10, 11)`
 		if engine == Postgres {
-			undo = `DROP TRIGGER outbox_counts_insert ON outbox; DROP TRIGGER outbox_counts_delete ON outbox;
-				DROP TRIGGER outbox_counts_update ON outbox; DROP FUNCTION outbox_counts_insert, outbox_counts_delete,
-				outbox_counts_update; DROP TABLE outbox_counts, outbox_count_deltas, anniversary_counts, renewal_risks, renewal_risks_state, import_state;
-				DELETE FROM schema_migrations WHERE version IN (8, 9, 10)`
+			undo = `DROP TRIGGER outbox_counts_delete ON outbox;
+				DROP TRIGGER outbox_counts_update ON outbox; DROP FUNCTION outbox_counts_delete, outbox_counts_update; DROP TABLE outbox_counts, outbox_count_deltas, anniversary_counts, renewal_risks, renewal_risks_state, import_state;
+				DELETE FROM schema_migrations WHERE version IN (8, 9, 10, 11)`
 		}
 		if _, err := db.db.ExecContext(ctx, undo); err != nil {
 			t.Fatal(err)

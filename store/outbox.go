@@ -134,6 +134,25 @@ func (o *Outbox) CountByStatus(ctx context.Context) (map[string]int, error) {
 
 const outboxCountsQuery = `SELECT status, n FROM outbox_counts`
 
+// addCounts adds the outbox rows an enqueue inserted, by status, to the counts (migration 0011: inserts
+// are counted here, once per transaction, not by a trigger per row; deletes and status changes are
+// counted by the triggers).
+func (s *DB) addCounts(ctx context.Context, tx *rebindTx, inserted map[Status]int) error {
+	q := `UPDATE outbox_counts SET n = n + ? WHERE status = ?`
+	if s.Engine() == Postgres {
+		q = `INSERT INTO outbox_count_deltas (d, status) VALUES (?, ?)`
+	}
+	for st, n := range inserted {
+		if n == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, q, n, st); err != nil {
+			return fmt.Errorf("count %d inserted %s rows: %w", n, st, err)
+		}
+	}
+	return nil
+}
+
 // foldCounts adds the outbox count changes recorded since the last fold into outbox_counts and
 // deletes them (PostgreSQL; SQLite's triggers update the counts in place). The daily scan calls it
 // through MarkScanned; a transaction-scoped advisory lock keeps two folds from racing on the counts.

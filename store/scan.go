@@ -198,15 +198,19 @@ func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, n
 			return err
 		}
 		defer closeAll(stmts)
+		inserted := map[Status]int{}
 		for start := 0; start < len(items); {
 			end := start + 1
 			for end < len(items) && items[end].EnrollmentID == items[start].EnrollmentID {
 				end++
 			}
-			if err := enqueueEnrollment(ctx, stmts, items[start:end], ts, &st); err != nil {
+			if err := enqueueEnrollment(ctx, stmts, items[start:end], ts, &st, inserted); err != nil {
 				return err
 			}
 			start = end
+		}
+		if err := s.addCounts(ctx, tx, inserted); err != nil {
+			return err
 		}
 		if also != nil {
 			if err := also(tx); err != nil {
@@ -244,8 +248,9 @@ type threadState struct {
 }
 
 // enqueueEnrollment inserts the items of one enrollment, deciding R10 and R11 from one read of the
-// enrollment's outbox rows.
-func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items []OutboxItem, ts string, st *EnqueueStats) error {
+// enrollment's outbox rows, and counts the rows it inserted by status into inserted.
+func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items []OutboxItem, ts string, st *EnqueueStats,
+	inserted map[Status]int) error {
 	eid := items[0].EnrollmentID
 	rows, err := stmts["existing"].QueryxContext(ctx, eid)
 	if err != nil {
@@ -308,6 +313,7 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 			st.Existing++
 			continue
 		}
+		inserted[status]++
 		have[k] = true
 		if th == nil {
 			th = &threadState{latest: m.Offset}
