@@ -499,4 +499,4 @@ const timelineBudget = 5000
 
 // judgeBudget bounds the enrollments an at-risk page judges while the risk list is not current:
 // judging reads each partner's scores, so it costs several times what examining dates does.
-const judgeBudget = 3000
+const judgeBudget = 2000
