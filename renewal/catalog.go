@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -184,10 +185,11 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 	return c, nil
 }
 
-// Fingerprint identifies what Qualify judges by: each specialization's designations, each
+// Fingerprint identifies what judging a stored enrollment depends on: which specialization its
+// name finds (names, aliases, the excluded programmes), that specialization's designations, each
 // designation's metrics and the points thresholds. Two catalogs with the same fingerprint judge
-// every partner alike (names' aliases and areas do not count), so a list derived with one (the
-// store's risk list) holds for the other.
+// every stored enrollment alike (areas and designation aliases do not count: scores are stored
+// under the catalog's names), so a list derived with one (the store's risk list) holds for the other.
 func (c *Catalog) Fingerprint() string { return c.judged }
 
 func (c *Catalog) fingerprint() string {
@@ -195,7 +197,7 @@ func (c *Catalog) fingerprint() string {
 	fmt.Fprintf(h, "qualifying %d min %d\n", QualifyingTotal, MinMetricPoints)
 	seen := map[string]bool{}
 	for _, s := range c.specs {
-		fmt.Fprintf(h, "spec %q %q\n", s.Name, s.Designations)
+		fmt.Fprintf(h, "spec %q %q %q\n", s.Name, s.Aliases, s.Designations) // aliases: what Lookup finds
 		for _, dn := range s.Designations {
 			if d := c.byDesig[NormalizeName(dn)]; d != nil && !seen[d.Name] {
 				seen[d.Name] = true
@@ -203,6 +205,8 @@ func (c *Catalog) fingerprint() string {
 			}
 		}
 	}
+	excluded := slices.Sorted(maps.Keys(c.excluded))
+	fmt.Fprintf(h, "excluded %q\n", excluded)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

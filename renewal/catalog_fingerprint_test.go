@@ -28,11 +28,22 @@ func TestCatalogFingerprint(t *testing.T) {
 	if parse(metric) == fp {
 		t.Error("adding a metric to a designation kept the fingerprint")
 	}
+	// The first aliases list is a designation's (scores are stored under the catalog's names).
 	alias := strings.Replace(base, `"aliases": [`, `"aliases": ["Yet another alias", `, 1)
 	if alias == base {
 		t.Fatal("catalog.json has no aliases list to change")
 	}
 	if parse(alias) != fp {
-		t.Error("an alias changed the fingerprint")
+		t.Error("a designation's alias changed the fingerprint")
+	}
+	// A specialization's alias changes which specialization a stored name finds.
+	i := strings.Index(base, `"specializations": [`)
+	j := strings.Index(base[i:], `"aliases": [`)
+	if i < 0 || j < 0 {
+		t.Fatal("catalog.json has no specialization with aliases")
+	}
+	specAlias := base[:i+j] + `"aliases": ["Yet another alias", ` + base[i+j+len(`"aliases": [`):]
+	if parse(specAlias) == fp {
+		t.Error("a specialization's alias kept the fingerprint")
 	}
 }

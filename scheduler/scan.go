@@ -93,8 +93,12 @@ func (s *Scanner) ScanDaily(ctx context.Context, from, to renewal.Date, now time
 	if err := s.DB.MarkScanned(ctx, to); err != nil {
 		return st, err
 	}
-	// The status pages' list of renewals at risk; without it they judge every renewal, so a
-	// failure here is logged and the scan stands.
+	// The outbox counts the status pages and metrics read, recounted once a day, and the pages'
+	// list of renewals at risk (without it they judge every renewal): a failure of either is
+	// logged and the scan stands.
+	if err := s.DB.RecountOutbox(ctx); err != nil {
+		s.Logger.Warn("outbox counts not recounted", "err", err)
+	}
 	if rs, err := RefreshRisks(ctx, s.DB, s.Catalog); err != nil {
 		s.Logger.Warn("risk list not rebuilt", "err", err)
 	} else if rs.Rebuilt {

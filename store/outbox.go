@@ -111,7 +111,7 @@ func (o *Outbox) Get(ctx context.Context, id int64) (OutboxRow, error) {
 // large the outbox has grown.
 func (o *Outbox) CountByStatus(ctx context.Context) (map[string]int, error) {
 	q := outboxCountsQuery
-	if o.DB.Engine() == Postgres { // the counts as last folded, plus the changes since (foldCounts)
+	if o.DB.Engine() == Postgres { // the counts as last recounted, plus the changes since (RecountOutbox)
 		q = `SELECT c.status, c.n + coalesce(d.d, 0) AS n FROM outbox_counts c
 			LEFT JOIN (SELECT status, sum(d) AS d FROM outbox_count_deltas GROUP BY status) d ON d.status = c.status`
 	}
@@ -153,17 +153,32 @@ func (s *DB) addCounts(ctx context.Context, tx *rebindTx, inserted map[Status]in
 	return nil
 }
 
-// foldCounts adds the outbox count changes recorded since the last fold into outbox_counts and
-// deletes them (PostgreSQL; SQLite's triggers update the counts in place). The daily scan calls it
-// through MarkScanned; a transaction-scoped advisory lock keeps two folds from racing on the counts.
-func foldCounts(ctx context.Context, tx *rebindTx) error {
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('renewald.outbox_counts'))`); err != nil {
-		return fmt.Errorf("fold outbox counts: %w", err)
+// RecountOutbox sets the outbox counts to a count of the table and drops the changes recorded since
+// the last recount (PostgreSQL's deltas), so counts that drifted (rows queued by a daemon still on a
+// release before migration 0011, which counted nothing) are right again. The daily scan calls it.
+// SQLite counts inside its one writer's transaction; PostgreSQL counts and deletes the deltas from
+// one repeatable-read snapshot, so the deltas committed after it stay and still add up.
+func (s *DB) RecountOutbox(ctx context.Context) error {
+	var opts *sql.TxOptions
+	if s.Engine() == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
 	}
-	if _, err := tx.ExecContext(ctx, `WITH folded AS (DELETE FROM outbox_count_deltas RETURNING status, d),
-		sums AS (SELECT status, sum(d) AS d FROM folded GROUP BY status)
-		UPDATE outbox_counts c SET n = c.n + sums.d FROM sums WHERE c.status = sums.status`); err != nil {
-		return fmt.Errorf("fold outbox counts: %w", err)
+	tx, err := s.db.BeginTxx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("recount the outbox: %w", err)
+	}
+	defer tx.Rollback()
+	if s.Engine() == Postgres {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox_count_deltas`); err != nil {
+			return fmt.Errorf("recount the outbox: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox_counts SET n = (SELECT count(*) FROM outbox
+		WHERE outbox.status = outbox_counts.status)`); err != nil {
+		return fmt.Errorf("recount the outbox: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("recount the outbox: %w", err)
 	}
 	return nil
 }
@@ -549,7 +564,7 @@ func (r claimRow) reminder() (renewal.Reminder, error) {
 }
 
 // loadScores reads the capability scores of the given partners.
-func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]bool, designations ...string) (map[string][]renewal.CapabilityScore, error) {
+func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]bool) (map[string][]renewal.CapabilityScore, error) {
 	out := map[string][]renewal.CapabilityScore{}
 	if len(partners) == 0 {
 		return out, nil
@@ -560,10 +575,6 @@ func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]
 	}
 	query, args, err := sqlx.In(`SELECT partner_id, designation, enterprise, smb FROM capability_scores
 		WHERE partner_id IN (?) ORDER BY partner_id, designation`, ids)
-	if len(designations) > 0 { // stored names are the catalog's (the importer canonicalises them)
-		query, args, err = sqlx.In(`SELECT partner_id, designation, enterprise, smb FROM capability_scores
-			WHERE partner_id IN (?) AND designation IN (?) ORDER BY partner_id, designation`, ids, designations)
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -91,6 +91,11 @@ var ErrStaleRisks = errors.New("an import changed the data while the risk list w
 // written since, it writes nothing and returns ErrStaleRisks.
 func (s *DB) ReplaceRisks(ctx context.Context, generation int64, catalog string, risks []Risk) error {
 	err := s.inTx(ctx, func(tx *rebindTx) error {
+		if s.Engine() == Postgres { // an import's rebuild and a tick's on two hosts: one after the other
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('renewald.renewal_risks'))`); err != nil {
+				return err
+			}
+		}
 		var now int64
 		if err := tx.GetContext(ctx, &now, `SELECT generation FROM import_state WHERE id = 1`); err != nil {
 			return err

@@ -145,17 +145,12 @@ func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time) (En
 // MarkScanned records that a daily scan covered every date through the given one; the recorded date
 // never moves back (R11: the next tick scans from the day after).
 func (s *DB) MarkScanned(ctx context.Context, through renewal.Date) error {
-	return s.inTx(ctx, func(tx *rebindTx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)
-			ON CONFLICT (id) DO UPDATE SET last_scanned_on = `+s.dialect().greatest+`(scan_state.last_scanned_on, excluded.last_scanned_on)`,
-			through.String()); err != nil {
-			return fmt.Errorf("record scanned date %s: %w", through, err)
-		}
-		if s.Engine() == Postgres {
-			return foldCounts(ctx, tx)
-		}
-		return nil
-	})
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET last_scanned_on = `+s.dialect().greatest+`(scan_state.last_scanned_on, excluded.last_scanned_on)`,
+		through.String()); err != nil {
+		return fmt.Errorf("record scanned date %s: %w", through, err)
+	}
+	return nil
 }
 
 // EnqueueArrived is Enqueue for the reminders of arriving enrollments (R14): in the same

@@ -245,14 +245,13 @@ func (o *Outbox) ReminderStatuses(ctx context.Context, keys []RenewalKey) (map[R
 	return out, nil
 }
 
-// Scores returns the capability scores of the given partners: of the given designations only (catalog
-// names) when any are given.
-func (s *DB) Scores(ctx context.Context, partnerIDs []string, designations ...string) (map[string][]renewal.CapabilityScore, error) {
+// Scores returns the capability scores of the given partners.
+func (s *DB) Scores(ctx context.Context, partnerIDs []string) (map[string][]renewal.CapabilityScore, error) {
 	set := make(map[string]bool, len(partnerIDs))
 	for _, id := range partnerIDs {
 		set[id] = true
 	}
-	return loadScores(ctx, s.db, set, designations...)
+	return loadScores(ctx, s.db, set)
 }
 
 // PartnerInfo is one partner with its users and their roles.

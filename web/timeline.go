@@ -140,16 +140,12 @@ func (s *Server) timeline(ctx context.Context, q timelineQuery, limit, budget in
 			return nil
 		}
 		partners := make([]string, len(cs))
-		var designations []string // those the candidates' specializations count
 		for i, c := range cs {
 			partners[i] = c.e.PartnerID
-			for _, d := range c.spec.Designations {
-				if !slices.Contains(designations, d) {
-					designations = append(designations, d)
-				}
-			}
 		}
-		scores, err := s.o.DB.Scores(ctx, partners, designations...)
+		// Every designation's scores: a stored name is the catalog's spelling at import time, and
+		// Qualify also takes one spelled another way (a catalog changed since).
+		scores, err := s.o.DB.Scores(ctx, partners)
 		if err != nil {
 			return err
 		}

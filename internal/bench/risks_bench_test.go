@@ -56,3 +56,19 @@ func otherCatalog(b *testing.B) *renewal.Catalog {
 	}
 	return other
 }
+
+// BenchmarkRecountOutbox measures the daily recount of the outbox counts (store.RecountOutbox) over
+// the web pages' database: about 4n outbox rows.
+func BenchmarkRecountOutbox(b *testing.B) {
+	for _, n := range sizes(b, 100_000, 1_000_000) {
+		b.Run(fmt.Sprintf("enrollments=%d", n), func(b *testing.B) {
+			db := webDB(b, n)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := db.RecountOutbox(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

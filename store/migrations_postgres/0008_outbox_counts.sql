@@ -4,8 +4,8 @@
 -- changes since they were last folded in (outbox_count_deltas), written by statement triggers on
 -- every insert, delete (including the cascade from enrollments) and update of the outbox.
 -- The changes are appended, never updated in place: hosts claiming and marking rows at the same
--- time do not wait on (or deadlock over) a shared counter row. The daily scan folds them into
--- outbox_counts (store.foldCounts); a reader adds the unfolded ones (a day's statements at most).
+-- time do not wait on (or deadlock over) a shared counter row. After each daily scan they are
+-- recounted into outbox_counts (store.RecountOutbox, since 0011); a reader adds those since.
 CREATE TABLE outbox_counts (
     status TEXT PRIMARY KEY,
     n      BIGINT NOT NULL
