@@ -294,6 +294,27 @@ func (r Rules) Milestones(attained Date, kind Validation, from, to Date) []Miles
 	return out
 }
 
+// SupersedeOn applies R11 as decided on today to ms (as Milestones returns them): a reminder is
+// superseded only by a later reminder of the same anniversary in ms that is itself due on or before
+// today, so a range reaching past today leaves the reminders after today each for its own day. It
+// returns ms.
+func SupersedeOn(ms []Milestone, today Date) []Milestone {
+	latest := map[Date]int{}
+	for _, m := range ms {
+		if m.DueOn.After(today) {
+			continue
+		}
+		if o, ok := latest[m.Anniversary]; !ok || m.Offset > o {
+			latest[m.Anniversary] = m.Offset
+		}
+	}
+	for i, m := range ms {
+		o, ok := latest[m.Anniversary]
+		ms[i].Superseded = ok && m.Offset < o
+	}
+	return ms
+}
+
 // Stage is where a renewal stands on a given day; an email's wording follows from the stage on the
 // day it is sent (R12).
 type Stage string

@@ -35,8 +35,30 @@ type Scanner struct {
 	Roles           renewal.RoleMatcher
 	MessageIDDomain string
 	Logger          *slog.Logger
-	PageSize        int       // enrollments per page and per transaction (default 4000)
-	DryRunOut       io.Writer // where DryRun prints
+	Location        *time.Location // the zone of "today" (schedule.timezone); nil: UTC
+	PageSize        int            // enrollments per page and per transaction (default 4000)
+	DryRunOut       io.Writer      // where DryRun prints a line per row it would write, unless Planned is set
+	// Planned, when set, receives each row a DryRun would write, with the status the real run
+	// records (the decisions are made in a transaction that is rolled back).
+	Planned func(PlannedRow) error
+}
+
+// PlannedRow is one outbox row a dry run would write, in the fields of "outbox list --json" that
+// exist before a send.
+type PlannedRow struct {
+	EnrollmentID     int64   `json:"enrollment_id"`
+	PartnerID        string  `json:"partner_id"`
+	Specialization   string  `json:"specialization"`
+	AttainedOn       string  `json:"attained_on"`
+	AnniversaryOn    string  `json:"anniversary_on"`
+	RenewalYear      int     `json:"renewal_year"`
+	ManualValidation string  `json:"manual_validation"`
+	OffsetDays       int     `json:"offset_days"`
+	DueOn            string  `json:"due_on"`
+	Recipient        *string `json:"recipient"`
+	Status           string  `json:"status"`
+	LastError        *string `json:"last_error"`
+	MessageID        string  `json:"message_id"`
 }
 
 // ScanStats counts a scan.
@@ -107,8 +129,19 @@ func (s *Scanner) ScanDaily(ctx context.Context, from, to renewal.Date, now time
 	return st, nil
 }
 
+// today is the date of now in the scanner's zone: the day its decisions are made on.
+func (s *Scanner) today(now time.Time) renewal.Date {
+	loc := s.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return renewal.DateOf(now, loc)
+}
+
 func (s *Scanner) scan(ctx context.Context, from, to renewal.Date, mode Mode, daily bool, now time.Time) (ScanStats, error) {
 	st := ScanStats{From: from, To: to, Dates: from.DaysUntil(to) + 1}
+	today := s.today(now)
+	decision := store.Decision{Today: today, Expiry: s.Rules.ExpiryOn(today), DryRun: mode == DryRun}
 	pageSize := s.PageSize
 	if pageSize <= 0 {
 		pageSize = 4000
@@ -153,24 +186,25 @@ func (s *Scanner) scan(ctx context.Context, from, to renewal.Date, mode Mode, da
 			after = page[len(page)-1].ID
 			st.Enrollments += len(page)
 			items, err := s.items(ctx, page, mode, roleKeys, kinds, func(attained renewal.Date, kind renewal.Validation) []renewal.Milestone {
-				return s.Rules.Milestones(attained, kind, from, to)
+				return renewal.SupersedeOn(s.Rules.Milestones(attained, kind, from, to), today)
 			})
 			if err != nil {
 				return st, err
 			}
 			st.Reminders += len(items)
-			if mode == DryRun {
-				s.printDry(items, page)
-				continue
-			}
 			if len(items) == 0 {
 				continue
 			}
-			es, err := s.DB.Enqueue(ctx, items, now)
+			es, written, err := s.DB.EnqueueOn(ctx, items, decision, now)
 			if err != nil {
 				return st, err
 			}
 			st.EnqueueStats.Add(es)
+			if mode == DryRun {
+				if err := s.plan(written, page); err != nil {
+					return st, err
+				}
+			}
 		}
 	}
 	return st, nil
@@ -353,21 +387,39 @@ func (s *Scanner) item(enrollmentID int64, m renewal.Milestone, recipient, tag, 
 	}
 }
 
-func (s *Scanner) printDry(items []store.OutboxItem, page []store.DueEnrollment) {
-	if s.DryRunOut == nil {
-		return
-	}
+// plan reports the rows a dry run would write: to Planned, else as lines on DryRunOut.
+func (s *Scanner) plan(written []store.OutboxItem, page []store.DueEnrollment) error {
 	byID := map[int64]store.DueEnrollment{}
 	for _, e := range page {
 		byID[e.ID] = e
 	}
-	for _, it := range items {
-		e := byID[it.EnrollmentID]
+	for _, it := range written {
+		e, m := byID[it.EnrollmentID], it.Milestone
+		p := PlannedRow{EnrollmentID: it.EnrollmentID, PartnerID: e.PartnerID, Specialization: e.Specialization,
+			AttainedOn: e.AttainedOn, AnniversaryOn: m.Anniversary.String(), RenewalYear: m.Year,
+			ManualValidation: string(m.ManualValidation), OffsetDays: m.Offset, DueOn: m.DueOn.String(),
+			Status: string(it.Status), MessageID: it.MessageID}
+		if it.Recipient != "" {
+			p.Recipient = &it.Recipient
+		}
+		if it.LastError != "" {
+			p.LastError = &it.LastError
+		}
+		if s.Planned != nil {
+			if err := s.Planned(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if s.DryRunOut == nil {
+			continue
+		}
 		r := it.Recipient
 		if r == "" {
 			r = "-"
 		}
-		fmt.Fprintf(s.DryRunOut, "%s\t%+d\t%s\t%s\t%s\t%s\t%s\n", it.Milestone.DueOn, it.Milestone.Offset,
-			it.Status, e.PartnerID, e.Specialization, it.Milestone.Anniversary, r)
+		fmt.Fprintf(s.DryRunOut, "%s\t%+d\t%s\t%s\t%s\t%s\t%s\n", p.DueOn, p.OffsetDays, p.Status, p.PartnerID,
+			p.Specialization, p.AnniversaryOn, r)
 	}
+	return nil
 }

@@ -327,6 +327,10 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 		if err != nil {
 			return err
 		}
+		later, err := laterDue(ctx, tx, ids, today)
+		if err != nil {
+			return err
+		}
 		cancel, err := tx.PreparexContext(ctx, `UPDATE outbox SET status = ?, last_error = ?,
 			lease_until = NULL, claim_token = NULL, updated_at = ? WHERE id = ?`)
 		if err != nil {
@@ -356,6 +360,8 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 				reason = renewal.RenewedReason(on)
 			case r.SuppressedReply.Valid:
 				reason, status = SuppressedReason(r.SuppressedReply.String, r.SuppressedAt.String), StatusSuppressed
+			case later[r.ID]:
+				reason, status = SupersededReason, StatusSuperseded
 			}
 			if reason != "" {
 				if _, err := cancel.ExecContext(ctx, status, reason, ts, r.ID); err != nil {
@@ -391,6 +397,30 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 	}
 	o.hold(out, token)
 	return out, cancelled, expired, nil
+}
+
+// SupersededReason is the last_error of a waiting reminder that a later one replaced at delivery
+// (R11): the later one fell due while this one still waited.
+const SupersededReason = "a later reminder of this anniversary fell due while this one waited"
+
+// laterDue returns which of the rows ids have a later reminder of the same anniversary to the same
+// recipient that is due on today and waiting, being sent or sent (R11: it replaces them).
+func laterDue(ctx context.Context, tx *rebindTx, ids []int64, today renewal.Date) (map[int64]bool, error) {
+	q, args, err := sqlx.In(`SELECT o.id FROM outbox o WHERE o.id IN (?) AND EXISTS (SELECT 1 FROM outbox l
+		WHERE l.enrollment_id = o.enrollment_id AND l.anniversary_on = o.anniversary_on AND l.recipient = o.recipient
+		AND l.offset_days > o.offset_days AND l.due_on <= ? AND l.status IN ('pending', 'sending', 'sent'))`, ids, today.String())
+	if err != nil {
+		return nil, fmt.Errorf("later reminders: %w", err)
+	}
+	var later []int64
+	if err := tx.SelectContext(ctx, &later, q, args...); err != nil {
+		return nil, fmt.Errorf("later reminders: %w", err)
+	}
+	out := make(map[int64]bool, len(later))
+	for _, id := range later {
+		out[id] = true
+	}
+	return out, nil
 }
 
 // expireStale marks expired every row still waiting to be sent (pending, or sending with a lapsed

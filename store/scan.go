@@ -111,7 +111,25 @@ type OutboxItem struct {
 	Recipient    string // "" for a no_recipients record
 	Status       Status // pending, superseded, skipped or no_recipients
 	MessageID    string
+	LastError    string // set on the rows an enqueue reports: why a row is not pending
 }
+
+// Decision is the day an enqueue makes its decisions on, and how.
+type Decision struct {
+	// Today is the day the decisions are made (R11): only a reminder due on or before it replaces
+	// earlier ones, so a backfill of future dates leaves every reminder pending for its own day. The
+	// zero Today counts every reminder as due.
+	Today renewal.Date
+	// Expiry is R13 on Today: a reminder whose renewal's grace period ended before Today is recorded
+	// expired, not pending. The zero Expiry expires nothing.
+	Expiry renewal.Expiry
+	// DryRun makes every decision in the transaction, reports the rows it would write, and rolls
+	// back: a dry run and the real run agree row for row.
+	DryRun bool
+}
+
+// due reports whether a reminder due on d counts as due on the decision's day.
+func (d Decision) due(on renewal.Date) bool { return d.Today.IsZero() || !on.After(d.Today) }
 
 // EnqueueStats counts what an enqueue did.
 type EnqueueStats struct {
@@ -121,6 +139,7 @@ type EnqueueStats struct {
 	Skipped      int
 	Existing     int // keys already in the outbox: nothing done (R10)
 	Renewed      int // recorded cancelled: the anniversary's renewal is recorded as done
+	Expired      int // recorded expired: the renewal's grace period ended before the decision's day (R13)
 }
 
 // Add sums two stats.
@@ -131,6 +150,7 @@ func (a *EnqueueStats) Add(b EnqueueStats) {
 	a.Skipped += b.Skipped
 	a.Existing += b.Existing
 	a.Renewed += b.Renewed
+	a.Expired += b.Expired
 }
 
 // Enqueue inserts items in one transaction. A key already present is left alone (R10). A pending
@@ -139,7 +159,14 @@ func (a *EnqueueStats) Add(b EnqueueStats) {
 // (R11). Items of one enrollment should be adjacent: each run of them costs one read of its outbox
 // rows.
 func (s *DB) Enqueue(ctx context.Context, items []OutboxItem, now time.Time) (EnqueueStats, error) {
-	return s.enqueue(ctx, items, nil, now, nil)
+	st, _, err := s.enqueue(ctx, items, nil, Decision{}, now, nil)
+	return st, err
+}
+
+// EnqueueOn is Enqueue deciding as of d: R11 on d.Today, R13 by d.Expiry, and, with d.DryRun,
+// nothing written. It returns the rows it wrote (or would write), each with its final status.
+func (s *DB) EnqueueOn(ctx context.Context, items []OutboxItem, d Decision, now time.Time) (EnqueueStats, []OutboxItem, error) {
+	return s.enqueue(ctx, items, nil, d, now, nil)
 }
 
 // MarkScanned records that a daily scan covered every date through the given one; the recorded date
@@ -156,14 +183,15 @@ func (s *DB) MarkScanned(ctx context.Context, through renewal.Date) error {
 // EnqueueArrived is Enqueue for the reminders of arriving enrollments (R14): in the same
 // transaction it records the enrollments arrived as seen, so no later scan treats them as new.
 func (s *DB) EnqueueArrived(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time) (EnqueueStats, error) {
-	return s.enqueue(ctx, items, arrived, now, nil)
+	st, _, err := s.enqueue(ctx, items, arrived, Decision{}, now, nil)
+	return st, err
 }
 
 // EnqueueCovering is Enqueue for reminders queued to a partner's new recipients in place of its
 // no_recipients records: in the same transaction those records become superseded with reason, so a
 // record is never marked without its reminders queued (or queued twice by a later scan).
 func (s *DB) EnqueueCovering(ctx context.Context, items []OutboxItem, covered []int64, now time.Time, reason string) (EnqueueStats, error) {
-	return s.enqueue(ctx, items, nil, now, func(tx *rebindTx) error {
+	st, _, err := s.enqueue(ctx, items, nil, Decision{}, now, func(tx *rebindTx) error {
 		q, args, err := sqlx.In(`UPDATE outbox SET status = 'superseded', last_error = ?, updated_at = ?
 			WHERE status = 'no_recipients' AND id IN (?)`, reason, formatTime(now), covered)
 		if err != nil {
@@ -172,11 +200,13 @@ func (s *DB) EnqueueCovering(ctx context.Context, items []OutboxItem, covered []
 		_, err = tx.ExecContext(ctx, q, args...)
 		return err
 	})
+	return st, err
 }
 
-func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, now time.Time,
-	also func(tx *rebindTx) error) (EnqueueStats, error) {
+func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, d Decision, now time.Time,
+	also func(tx *rebindTx) error) (EnqueueStats, []OutboxItem, error) {
 	var st EnqueueStats
+	var written []OutboxItem
 	ts := formatTime(now)
 	err := s.inTx(ctx, func(tx *rebindTx) error {
 		stmts, err := prepareAll(ctx, tx, map[string]string{
@@ -199,7 +229,7 @@ func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, n
 			for end < len(items) && items[end].EnrollmentID == items[start].EnrollmentID {
 				end++
 			}
-			if err := enqueueEnrollment(ctx, stmts, items[start:end], ts, &st, inserted); err != nil {
+			if err := enqueueEnrollment(ctx, stmts, items[start:end], d, ts, &st, inserted, &written); err != nil {
 				return err
 			}
 			start = end
@@ -224,12 +254,15 @@ func (s *DB) enqueue(ctx context.Context, items []OutboxItem, arrived []int64, n
 				}
 			}
 		}
+		if d.DryRun {
+			return errDryRun
+		}
 		return nil
 	})
-	if err != nil {
-		return EnqueueStats{}, fmt.Errorf("enqueue: %w", err)
+	if err != nil && !(d.DryRun && errors.Is(err, errDryRun)) {
+		return EnqueueStats{}, nil, fmt.Errorf("enqueue: %w", err)
 	}
-	return st, nil
+	return st, written, nil
 }
 
 // thread is one recipient's reminders of one anniversary of an enrollment.
@@ -238,14 +271,27 @@ type thread struct {
 }
 
 type threadState struct {
-	latest         int  // highest offset recorded
-	earlierPending bool // a pending row exists (so a later pending one must supersede it)
+	latestDue      int  // highest offset recorded whose reminder is due on the decision's day
+	hasDue         bool // some recorded reminder is due on the decision's day
+	earlierPending bool // a pending row exists (so a later pending one due on the day must supersede it)
 }
 
-// enqueueEnrollment inserts the items of one enrollment, deciding R10 and R11 from one read of the
-// enrollment's outbox rows, and counts the rows it inserted by status into inserted.
-func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items []OutboxItem, ts string, st *EnqueueStats,
-	inserted map[Status]int) error {
+// record notes a row of the thread of anniversary with offset.
+func (t *threadState) record(anniversary string, offset int, d Decision) {
+	ann, err := renewal.ParseDate(anniversary)
+	if err == nil && !d.due(ann.AddDays(offset)) {
+		return
+	}
+	if !t.hasDue || offset > t.latestDue {
+		t.latestDue, t.hasDue = offset, true
+	}
+}
+
+// enqueueEnrollment inserts the items of one enrollment, deciding R10, R11 and R13 as of d from one
+// read of the enrollment's outbox rows, counts the rows it inserted by status into inserted and
+// appends them, with their final status, to written.
+func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items []OutboxItem, d Decision, ts string,
+	st *EnqueueStats, inserted map[Status]int, written *[]OutboxItem) error {
 	eid := items[0].EnrollmentID
 	rows, err := stmts["existing"].QueryxContext(ctx, eid)
 	if err != nil {
@@ -267,10 +313,10 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 		have[k] = true
 		ts := threads[k.thread]
 		if ts == nil {
-			ts = &threadState{latest: k.offset}
+			ts = &threadState{}
 			threads[k.thread] = ts
 		}
-		ts.latest = max(ts.latest, k.offset)
+		ts.record(k.anniversary, k.offset, d)
 		if status == StatusPending {
 			ts.earlierPending = true
 		}
@@ -291,14 +337,11 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 			continue
 		}
 		th := threads[k.thread]
-		status, lastError := it.Status, ""
-		if (status == StatusPending || status == StatusNoRecipients) && th != nil && th.latest > m.Offset {
-			status = StatusSuperseded // a later reminder of this anniversary is already recorded
+		if th == nil {
+			th = &threadState{}
+			threads[k.thread] = th
 		}
-		if on, ok := renewed[k.anniversary]; ok {
-			// The renewal is done: record the reminder, never mail it.
-			status, lastError = StatusCancelled, renewal.RenewedReason(on)
-		}
+		status, lastError := decide(it, th, d, renewed)
 		r, err := stmts["insert"].ExecContext(ctx, eid, k.anniversary, m.Year, string(m.ManualValidation), m.Offset,
 			m.DueOn.String(), it.Recipient, status, nullString(lastError), it.MessageID, ts, ts)
 		if err != nil {
@@ -310,15 +353,13 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 		}
 		inserted[status]++
 		have[k] = true
-		if th == nil {
-			th = &threadState{latest: m.Offset}
-			threads[k.thread] = th
-		}
-		th.latest = max(th.latest, m.Offset)
+		it.Status, it.LastError = status, lastError
+		*written = append(*written, it)
+		th.record(k.anniversary, m.Offset, d)
 		switch status {
 		case StatusPending:
 			st.Queued++
-			if th.earlierPending {
+			if th.earlierPending && d.due(m.DueOn) {
 				r, err := stmts["supersede"].ExecContext(ctx, ts, eid, k.anniversary, it.Recipient, m.Offset)
 				if err != nil {
 					return fmt.Errorf("supersede: %w", err)
@@ -335,9 +376,30 @@ func enqueueEnrollment(ctx context.Context, stmts map[string]*sqlx.Stmt, items [
 			st.Skipped++
 		case StatusCancelled:
 			st.Renewed++
+		case StatusExpired:
+			st.Expired++
 		}
 	}
 	return nil
+}
+
+// decide returns the status an item is recorded with, and why when that is not what it asked for:
+// cancelled when its renewal is recorded as done (R15); expired when it would wait for a renewal whose
+// grace period has ended (R13); superseded when a later reminder of its anniversary to the same
+// recipient is recorded and due on the decision's day (R11).
+func decide(it OutboxItem, th *threadState, d Decision, renewed map[string]renewal.Date) (Status, string) {
+	m := it.Milestone
+	if on, ok := renewed[m.Anniversary.String()]; ok {
+		return StatusCancelled, renewal.RenewedReason(on)
+	}
+	status := it.Status
+	if (status == StatusPending || status == StatusSuperseded) && !d.Expiry.OpenFrom.IsZero() && m.Anniversary.Before(d.Expiry.OpenFrom) {
+		return StatusExpired, d.Expiry.Reason(m.Anniversary)
+	}
+	if (status == StatusPending || status == StatusNoRecipients) && th.hasDue && th.latestDue > m.Offset {
+		return StatusSuperseded, ""
+	}
+	return status, ""
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

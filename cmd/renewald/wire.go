@@ -86,7 +86,7 @@ func (m *Main) newAppWith(ctx context.Context, cfg config.Config, open func(cont
 			Location: cfg.Location(), PartnerCenterURL: cfg.Mail.PartnerCenterURL},
 	}
 	a.scanner = &scheduler.Scanner{DB: db, Rules: rules, Catalog: cat, Roles: roles, MessageIDDomain: domain,
-		Logger: m.logger, DryRunOut: m.Stdout}
+		Logger: m.logger, Location: cfg.Location(), DryRunOut: m.Stdout}
 	return a, nil
 }
 
