@@ -20,7 +20,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -156,12 +158,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL.RawPath = ""
 		r = r2
 	}
+	// Clean the path here, not in the ServeMux: its redirect would not know the base path.
+	if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
+		target := url.URL{Path: s.o.BasePath + clean, RawQuery: r.URL.RawQuery}
+		http.Redirect(w, r, target.String(), http.StatusMovedPermanently)
+		return
+	}
 	if s.o.Users != nil && !s.authorized(r) {
 		h.Set("WWW-Authenticate", `Basic realm="renewald", charset="UTF-8"`)
 		http.Error(w, "401 unauthorized", http.StatusUnauthorized)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is p without "//", "." and ".." segments (a trailing slash kept), as http.ServeMux
+// cleans it.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // authorized checks Basic credentials; a wrong user or password is logged once, without the password.
