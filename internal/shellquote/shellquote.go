@@ -15,7 +15,7 @@ func safe(b byte) bool {
 }
 
 // Quote returns s as one shell word: unchanged when every byte is one of [A-Za-z0-9._@:/=+-], else
-// in single quotes with each ' written '\''. The empty string is ''.
+// in single quotes with each ' written '\”. The empty string is ”.
 func Quote(s string) string {
 	if s == "" {
 		return "''"
