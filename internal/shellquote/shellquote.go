@@ -15,7 +15,11 @@ func safe(b byte) bool {
 }
 
 // Quote returns s as one shell word: unchanged when every byte is one of [A-Za-z0-9._@:/=+-], else
-// in single quotes with each ' written '\”. The empty string is ”.
+// in single quotes, a single quote inside closing the quotes, escaped, and opening them again:
+//
+//	Quote("x y")  == `'x y'`
+//	Quote("it's") == `'it'\''s'`
+//	Quote("")     == `''`
 func Quote(s string) string {
 	if s == "" {
 		return "''"
