@@ -254,12 +254,14 @@ func (s *DB) Scores(ctx context.Context, partnerIDs []string) (map[string][]rene
 	return loadScores(ctx, s.db, set)
 }
 
-// PartnerInfo is one partner with the number of its users and of those with a recipient role.
+// PartnerInfo is one partner with its users counted (up to a limit) and whether any of them holds a
+// recipient role.
 type PartnerInfo struct {
-	ID         string
-	Name       string
-	UserCount  int // all its users
-	Recipients int // its users holding one of the recipient roles asked for
+	ID            string
+	Name          string
+	UserCount     int  // its users, counted up to the limit asked for
+	MoreUsers     bool // it has more than UserCount users: counting stopped at the limit
+	HasRecipients bool // a user holds one of the recipient roles asked for
 }
 
 // UserInfo is one user of a partner with the roles as imported.
@@ -269,9 +271,10 @@ type UserInfo struct {
 	Roles []string
 }
 
-// Partner returns one partner's name and counts its users, and those holding a role whose key is
-// one of roleKeys (renewal.RoleKey forms), through the users' and user_roles' keys: no user is read.
-func (s *DB) Partner(ctx context.Context, id string, roleKeys []string) (PartnerInfo, error) {
+// Partner returns one partner's name, its users counted up to countUpTo (counting a million users
+// takes longer than a page may: issue 25), and whether one of them holds a role whose key is one of
+// roleKeys (renewal.RoleKey forms), through the users' and user_roles' keys.
+func (s *DB) Partner(ctx context.Context, id string, roleKeys []string, countUpTo int) (PartnerInfo, error) {
 	p := PartnerInfo{ID: id}
 	err := s.db.GetContext(ctx, &p.Name, `SELECT name FROM partners WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -280,24 +283,29 @@ func (s *DB) Partner(ctx context.Context, id string, roleKeys []string) (Partner
 	if err != nil {
 		return p, fmt.Errorf("partner %s: %w", id, err)
 	}
-	if err := s.db.GetContext(ctx, &p.UserCount, partnerUserCountQuery, id); err != nil {
+	if err := s.db.GetContext(ctx, &p.UserCount, partnerUserCountQuery, id, countUpTo+1); err != nil {
 		return p, fmt.Errorf("partner %s: count users: %w", id, err)
 	}
+	if p.UserCount > countUpTo {
+		p.UserCount, p.MoreUsers = countUpTo, true
+	}
 	if len(roleKeys) > 0 {
-		q, args, err := sqlx.In(partnerRecipientCountQuery, id, roleKeys)
+		q, args, err := sqlx.In(partnerHasRecipientQuery, id, roleKeys)
 		if err != nil {
-			return p, fmt.Errorf("partner %s: count recipients: %w", id, err)
+			return p, fmt.Errorf("partner %s: recipients: %w", id, err)
 		}
-		if err := s.db.GetContext(ctx, &p.Recipients, q, args...); err != nil {
-			return p, fmt.Errorf("partner %s: count recipients: %w", id, err)
+		var n int
+		if err := s.db.GetContext(ctx, &n, q, args...); err != nil {
+			return p, fmt.Errorf("partner %s: recipients: %w", id, err)
 		}
+		p.HasRecipients = n > 0
 	}
 	return p, nil
 }
 
 const (
-	partnerUserCountQuery      = `SELECT count(*) FROM users WHERE partner_id = ?`
-	partnerRecipientCountQuery = `SELECT count(DISTINCT email) FROM user_roles WHERE partner_id = ? AND role_key IN (?)`
+	partnerUserCountQuery    = `SELECT count(*) FROM (SELECT 1 FROM users WHERE partner_id = ? LIMIT ?) c`
+	partnerHasRecipientQuery = `SELECT count(*) FROM (SELECT 1 FROM user_roles WHERE partner_id = ? AND role_key IN (?) LIMIT 1) c`
 	// One page of a partner's users by address (the users' primary key), with their roles.
 	partnerUsersQuery = `SELECT u.email, u.name, r.role FROM
 		(SELECT email, name FROM users WHERE partner_id = ? AND email > ? ORDER BY email LIMIT ?) u

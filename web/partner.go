@@ -14,6 +14,10 @@ import (
 	"github.com/renewald/renewald/store"
 )
 
+// UserCountLimit is how far the partner page counts a partner's users: more are shown as "more
+// than 10000" (counting 1,000,000 takes longer than a page may).
+const UserCountLimit = 10_000
+
 type userView struct {
 	store.UserInfo
 	Receives bool
@@ -59,7 +63,7 @@ func (s *Server) partner(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, r, fmt.Sprintf("users_after: an address is at most %d bytes", importer.MaxEmailLen))
 		return
 	}
-	p, err := s.o.DB.Partner(ctx, id, s.o.Roles.Keys())
+	p, err := s.o.DB.Partner(ctx, id, s.o.Roles.Keys(), UserCountLimit)
 	if errors.Is(err, store.ErrNotFound) {
 		s.notFound(w, r, fmt.Sprintf("There is no partner %q.", id))
 		return
