@@ -100,4 +100,3 @@ func bigPartnerDB(b *testing.B, n int) *store.DB {
 	b.Cleanup(func() { db.Close() })
 	return db
 }
-
