@@ -338,8 +338,9 @@ func TestCatchUpAfterOutage(t *testing.T) {
 			if res.Scan.From != renewal.NewDate(2025, 4, 12) || res.Scan.Dates != 8 || res.GapMissed != 33 {
 				t.Errorf("scanned %s..%s (%d dates), missed %d", res.Scan.From, res.Scan.To, res.Scan.Dates, res.GapMissed)
 			}
-			if !strings.Contains(logs, "run a backfill") || !strings.Contains(logs, "missed_from=2025-03-10") {
-				t.Errorf("no backfill hint in logs: %s", logs)
+			if !strings.Contains(logs, "run a backfill") || !strings.Contains(logs, "missed_from=2025-03-10") ||
+				!strings.Contains(logs, `command="renewald backfill --from 2025-03-10 --to 2025-04-11"`) {
+				t.Errorf("no backfill hint (a command to paste) in logs: %s", logs)
 			}
 			rows, _ := storetest.Outbox(db).List(ctx, store.Filter{DueFrom: renewal.NewDate(2025, 3, 10), DueTo: renewal.NewDate(2025, 4, 11)})
 			if len(rows) != 0 {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/renewald/renewald/internal/shellquote"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
 	"github.com/robfig/cron/v3"
@@ -83,9 +84,10 @@ func (t *Ticker) tick(ctx context.Context, asOf time.Time, today renewal.Date, d
 	if res.ScanAhead > 0 {
 		// Delivery went on; scanning did not. Say so every tick until it is repaired.
 		return fmt.Errorf("%w: the last scanned date is %s, %d days after today %s (the clock was wrong when a tick ran); "+
-			"no date is scanned until then: after correcting the clock, run renewald backfill --from <the last day the clock was right> "+
-			"--to %s (nothing is queued twice), and daily scans resume on %s",
-			ErrScanStateAhead, res.ScannedOn, res.ScanAhead, today, today, res.ScannedOn.AddDays(1))
+			"no date is scanned until then: after correcting the clock, run %s, DATE the last day the clock was right "+
+			"(nothing is queued twice), and daily scans resume on %s",
+			ErrScanStateAhead, res.ScannedOn, res.ScanAhead, today,
+			shellquote.Join("renewald", "backfill", "--from", "DATE", "--to", today.String()), res.ScannedOn.AddDays(1))
 	}
 	return nil
 }
@@ -114,7 +116,8 @@ func (t *Ticker) scan(ctx context.Context, asOf time.Time, today renewal.Date, r
 		if earliest := today.AddDays(-t.CatchUpDays); from.Before(earliest) {
 			res.GapMissed = from.DaysUntil(earliest)
 			t.Logger.Warn("scan gap exceeds catch_up_days: run a backfill for the missed dates",
-				"missed_from", from, "missed_to", earliest.AddDays(-1), "catch_up_days", t.CatchUpDays)
+				"missed_from", from, "missed_to", earliest.AddDays(-1), "catch_up_days", t.CatchUpDays,
+				"command", shellquote.Join("renewald", "backfill", "--from", from.String(), "--to", earliest.AddDays(-1).String()))
 			from = earliest
 		}
 	}

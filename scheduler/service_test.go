@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -390,6 +391,10 @@ func TestScanStateAfterToday(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), "2027-01-05") || !strings.Contains(err.Error(), "renewald backfill") {
 			t.Errorf("no repair hint: %v", err)
+		}
+		// The command shown is safe to paste: no placeholder the shell reads as a redirection.
+		if want := fmt.Sprintf("run renewald backfill --from DATE --to 2026-12-%02d, DATE", day); !strings.Contains(err.Error(), want) {
+			t.Errorf("repair hint lacks %q: %v", want, err)
 		}
 	}
 	if n := strings.Count(logs.String(), "level=ERROR"); n != 2 {

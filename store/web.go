@@ -254,11 +254,14 @@ func (s *DB) Scores(ctx context.Context, partnerIDs []string) (map[string][]rene
 	return loadScores(ctx, s.db, set)
 }
 
-// PartnerInfo is one partner with its users and their roles.
+// PartnerInfo is one partner with its users counted (up to a limit) and whether any of them holds a
+// recipient role.
 type PartnerInfo struct {
-	ID    string
-	Name  string
-	Users []UserInfo
+	ID            string
+	Name          string
+	UserCount     int  // its users, counted up to the limit asked for
+	MoreUsers     bool // it has more than UserCount users: counting stopped at the limit
+	HasRecipients bool // a user holds one of the recipient roles asked for
 }
 
 // UserInfo is one user of a partner with the roles as imported.
@@ -268,8 +271,10 @@ type UserInfo struct {
 	Roles []string
 }
 
-// Partner returns one partner with its users (by email) and their roles.
-func (s *DB) Partner(ctx context.Context, id string) (PartnerInfo, error) {
+// Partner returns one partner's name, its users counted up to countUpTo (counting a million users
+// takes longer than a page may: issue 25), and whether one of them holds a role whose key is one of
+// roleKeys (renewal.RoleKey forms), through the users' and user_roles' keys.
+func (s *DB) Partner(ctx context.Context, id string, roleKeys []string, countUpTo int) (PartnerInfo, error) {
 	p := PartnerInfo{ID: id}
 	err := s.db.GetContext(ctx, &p.Name, `SELECT name FROM partners WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -278,24 +283,55 @@ func (s *DB) Partner(ctx context.Context, id string) (PartnerInfo, error) {
 	if err != nil {
 		return p, fmt.Errorf("partner %s: %w", id, err)
 	}
+	if err := s.db.GetContext(ctx, &p.UserCount, partnerUserCountQuery, id, countUpTo+1); err != nil {
+		return p, fmt.Errorf("partner %s: count users: %w", id, err)
+	}
+	if p.UserCount > countUpTo {
+		p.UserCount, p.MoreUsers = countUpTo, true
+	}
+	if len(roleKeys) > 0 {
+		q, args, err := sqlx.In(partnerHasRecipientQuery, id, roleKeys)
+		if err != nil {
+			return p, fmt.Errorf("partner %s: recipients: %w", id, err)
+		}
+		var n int
+		if err := s.db.GetContext(ctx, &n, q, args...); err != nil {
+			return p, fmt.Errorf("partner %s: recipients: %w", id, err)
+		}
+		p.HasRecipients = n > 0
+	}
+	return p, nil
+}
+
+const (
+	partnerUserCountQuery    = `SELECT count(*) FROM (SELECT 1 FROM users WHERE partner_id = ? LIMIT ?) c`
+	partnerHasRecipientQuery = `SELECT count(*) FROM (SELECT 1 FROM user_roles WHERE partner_id = ? AND role_key IN (?) LIMIT 1) c`
+	// One page of a partner's users by address (the users' primary key), with their roles.
+	partnerUsersQuery = `SELECT u.email, u.name, r.role FROM
+		(SELECT email, name FROM users WHERE partner_id = ? AND email > ? ORDER BY email LIMIT ?) u
+		LEFT JOIN user_roles r ON r.partner_id = ? AND r.email = u.email ORDER BY u.email, r.role`
+)
+
+// PartnerUsers returns up to limit users of a partner after the address after ("": from the
+// first), in address order, with their roles: one page of the partner's page.
+func (s *DB) PartnerUsers(ctx context.Context, id, after string, limit int) ([]UserInfo, error) {
 	var rows []struct {
 		Email string         `db:"email"`
 		Name  string         `db:"name"`
 		Role  sql.NullString `db:"role"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, `SELECT u.email, u.name, r.role FROM users u
-		LEFT JOIN user_roles r ON r.partner_id = u.partner_id AND r.email = u.email
-		WHERE u.partner_id = ? ORDER BY u.email, r.role`, id); err != nil {
-		return p, fmt.Errorf("partner %s users: %w", id, err)
+	if err := s.db.SelectContext(ctx, &rows, partnerUsersQuery, id, after, limit, id); err != nil {
+		return nil, fmt.Errorf("partner %s users: %w", id, err)
 	}
+	users := []UserInfo{}
 	for _, r := range rows {
-		if n := len(p.Users); n == 0 || p.Users[n-1].Email != r.Email {
-			p.Users = append(p.Users, UserInfo{Email: r.Email, Name: r.Name})
+		if n := len(users); n == 0 || users[n-1].Email != r.Email {
+			users = append(users, UserInfo{Email: r.Email, Name: r.Name})
 		}
 		if r.Role.Valid {
-			u := &p.Users[len(p.Users)-1]
+			u := &users[len(users)-1]
 			u.Roles = append(u.Roles, r.Role.String)
 		}
 	}
-	return p, nil
+	return users, nil
 }

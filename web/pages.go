@@ -12,9 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
+	"github.com/renewald/renewald/importer"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
+
+	"github.com/renewald/renewald/internal/shellquote"
 )
 
 var funcs = template.FuncMap{
@@ -35,6 +39,33 @@ var funcs = template.FuncMap{
 		return *p
 	},
 	"f2": func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"sh": shellquote.Quote, // one argument of a printed command, quoted for a POSIX shell
+}
+
+// command returns a renewald command line to print: every argument quoted for a POSIX shell, so
+// pasting it runs exactly this one command.
+func command(args ...any) string {
+	words := make([]string, 0, len(args)+1)
+	words = append(words, "renewald")
+	for _, a := range args {
+		words = append(words, fmt.Sprint(a))
+	}
+	return shellquote.Join(words...)
+}
+
+// checkPartnerFilter refuses a partner filter that cannot be a partner id: longer than the importer
+// accepts, or holding a space, a control or invisible character, '/' or '\', or "." or "..".
+func checkPartnerFilter(v string) error {
+	if v == "" {
+		return nil
+	}
+	bad := len(v) > importer.MaxPartnerIDLen || v == "." || v == ".." || strings.ContainsAny(v, `/\`) ||
+		importer.CheckChars(v) != nil || strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) >= 0
+	if bad {
+		return fmt.Errorf("partner %s is not a partner id (at most %d printable characters, no space, '/' or '\\')",
+			importer.Quote(v), importer.MaxPartnerIDLen)
+	}
+	return nil
 }
 
 // page is what every page's layout needs.
@@ -136,7 +167,7 @@ type needsRow struct {
 	store.OutboxRow
 	Link        template.URL
 	PartnerLink template.URL
-	Command     string
+	Command     string // quoted for a POSIX shell
 }
 
 type needsGroup struct {
@@ -168,11 +199,11 @@ type overviewData struct {
 }
 
 // operatorStatuses are the statuses that need an operator, with why and what to do.
-var operatorStatuses = []struct{ status, why, command string }{
-	{store.StatusFailed, "delivery failed for good", "renewald outbox retry %d"},
-	{store.StatusNoRecipients, "the partner has no user with a recipient role: import one, then cancel or keep this record", "renewald outbox cancel %d"},
-	{store.StatusExpired, "the grace period ended before it could be sent", "renewald outbox show %d"},
-	{"suppressed", "the recipient's address is suppressed", "renewald outbox show %d"},
+var operatorStatuses = []struct{ status, why, action string }{
+	{store.StatusFailed, "delivery failed for good", "retry"},
+	{store.StatusNoRecipients, "the partner has no user with a recipient role: import one, then cancel or keep this record", "cancel"},
+	{store.StatusExpired, "the grace period ended before it could be sent", "show"},
+	{"suppressed", "the recipient's address is suppressed", "show"},
 }
 
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
@@ -245,7 +276,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			for _, row := range rows {
-				g.Rows = append(g.Rows, needsRow{row, s.href("outbox", row.ID), s.href("partners", row.PartnerID), fmt.Sprintf(os.command, row.ID)})
+				g.Rows = append(g.Rows, needsRow{row, s.href("outbox", row.ID), s.href("partners", row.PartnerID), command("outbox", os.action, row.ID)})
 			}
 		}
 		d.Needs = append(d.Needs, g)
@@ -312,11 +343,15 @@ type outboxData struct {
 	Next                            template.URL
 	First                           template.URL
 	Paged                           bool
+	Command                         string // the same list on the command line, quoted for a POSIX shell
 }
 
 // outboxFilter parses the list's query string: the values of `outbox list`.
 func outboxFilter(q url.Values) (store.Filter, error) {
 	f := store.Filter{Status: q.Get("status"), PartnerID: q.Get("partner")}
+	if err := checkPartnerFilter(f.PartnerID); err != nil {
+		return f, err
+	}
 	if f.Status != "" && !slices.Contains(store.Statuses, f.Status) {
 		return f, fmt.Errorf("status %q is not one of %s", f.Status, strings.Join(store.Statuses, ", "))
 	}
@@ -368,6 +403,7 @@ func (s *Server) outboxList(w http.ResponseWriter, r *http.Request) {
 	}
 	d := outboxData{Status: f.Status, Partner: f.PartnerID, DueFrom: q.Get("due_from"), DueTo: q.Get("due_to"),
 		Statuses: store.Statuses, Paged: c.DueOn != ""}
+	d.Command = outboxCommand(f)
 	if len(rows) > PageSize {
 		rows = rows[:PageSize]
 		last := rows[len(rows)-1]
@@ -382,6 +418,24 @@ func (s *Server) outboxList(w http.ResponseWriter, r *http.Request) {
 		d.Rows = append(d.Rows, outboxRowView{row, s.href("outbox", row.ID), s.href("partners", row.PartnerID)})
 	}
 	s.render(w, r, http.StatusOK, "outbox", "Outbox", "outbox", d)
+}
+
+// outboxCommand is `renewald outbox list` with the filter's flags.
+func outboxCommand(f store.Filter) string {
+	args := []any{"outbox", "list"}
+	if f.Status != "" {
+		args = append(args, "--status", f.Status)
+	}
+	if f.PartnerID != "" {
+		args = append(args, "--partner", f.PartnerID)
+	}
+	if !f.DueFrom.IsZero() {
+		args = append(args, "--due-from", f.DueFrom)
+	}
+	if !f.DueTo.IsZero() {
+		args = append(args, "--due-to", f.DueTo)
+	}
+	return command(args...)
 }
 
 func cloneValues(q url.Values) url.Values {
@@ -457,13 +511,13 @@ func (s *Server) outboxRow(w http.ResponseWriter, r *http.Request) {
 	d := rowData{Row: row, PartnerLink: s.href("partners", row.PartnerID), EmailLink: s.href("outbox", id, "email")}
 	switch row.Status {
 	case store.StatusFailed:
-		d.Commands = []string{fmt.Sprintf("renewald outbox retry %d", id), fmt.Sprintf("renewald outbox cancel %d", id)}
+		d.Commands = []string{command("outbox", "retry", id), command("outbox", "cancel", id)}
 	case store.StatusCancelled:
-		d.Commands = []string{fmt.Sprintf("renewald outbox retry %d", id)}
+		d.Commands = []string{command("outbox", "retry", id)}
 	case store.StatusPending, store.StatusNoRecipients:
-		d.Commands = []string{fmt.Sprintf("renewald outbox cancel %d", id)}
+		d.Commands = []string{command("outbox", "cancel", id)}
 	}
-	d.Commands = append(d.Commands, fmt.Sprintf("renewald preview %d", id))
+	d.Commands = append(d.Commands, command("preview", id))
 	if row.Recipient != nil && s.o.Renderer != nil {
 		at := s.emailTime(row)
 		d.WrittenOn = renewal.DateOf(at, s.o.Location).String()

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -8,9 +9,14 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/renewald/renewald/importer"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
 )
+
+// UserCountLimit is how far the partner page counts a partner's users: more are shown as "more
+// than 10000" (counting 1,000,000 takes longer than a page may).
+const UserCountLimit = 10_000
 
 type userView struct {
 	store.UserInfo
@@ -38,8 +44,9 @@ type enrollmentView struct {
 
 type partnerData struct {
 	Partner     store.PartnerInfo
-	Users       []userView
-	Recipients  int
+	Users       []userView // one page of PageSize users at most, by address
+	UsersNext   template.URL
+	UsersFirst  template.URL // set on a page after the first
 	Enrollments []enrollmentView
 	Rows        []outboxRowView
 	MoreRows    template.URL
@@ -51,7 +58,12 @@ func (s *Server) partner(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := pageContext(r)
 	defer cancel()
 	id := r.PathValue("id")
-	p, err := s.o.DB.Partner(ctx, id)
+	after := r.URL.Query().Get("users_after")
+	if len(after) > importer.MaxEmailLen {
+		s.badRequest(w, r, fmt.Sprintf("users_after: an address is at most %d bytes", importer.MaxEmailLen))
+		return
+	}
+	p, err := s.o.DB.Partner(ctx, id, s.o.Roles.Keys(), UserCountLimit)
 	if errors.Is(err, store.ErrNotFound) {
 		s.notFound(w, r, fmt.Sprintf("There is no partner %q.", id))
 		return
@@ -62,12 +74,9 @@ func (s *Server) partner(w http.ResponseWriter, r *http.Request) {
 	}
 	d := partnerData{Partner: p, Outbox: s.link("/outbox", url.Values{"partner": {id}}),
 		Timeline: s.link("/renewals", url.Values{"partner": {id}})}
-	for _, u := range p.Users {
-		uv := userView{UserInfo: u, Receives: s.o.Roles.Matches(u.Roles...)}
-		if uv.Receives {
-			d.Recipients++
-		}
-		d.Users = append(d.Users, uv)
+	if err := s.partnerUsers(ctx, r, id, after, &d); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	es, err := s.o.DB.Enrollments(ctx, id, true, 0, 1000)
 	if err != nil {
@@ -134,4 +143,25 @@ func (s *Server) partner(w http.ResponseWriter, r *http.Request) {
 		d.Rows = append(d.Rows, outboxRowView{row, s.href("outbox", row.ID), s.href("partners", row.PartnerID)})
 	}
 	s.render(w, r, http.StatusOK, "partner", "Partner "+p.Name, "", d)
+}
+
+// partnerUsers reads one page of a partner's users, after the address after, and the links to the
+// next page and the first.
+func (s *Server) partnerUsers(ctx context.Context, r *http.Request, id, after string, d *partnerData) error {
+	users, err := s.o.DB.PartnerUsers(ctx, id, after, PageSize+1)
+	if err != nil {
+		return err
+	}
+	page := string(s.href("partners", id))
+	if len(users) > PageSize {
+		users = users[:PageSize]
+		d.UsersNext = template.URL(page + "?" + url.Values{"users_after": {users[len(users)-1].Email}}.Encode())
+	}
+	if after != "" {
+		d.UsersFirst = template.URL(page)
+	}
+	for _, u := range users {
+		d.Users = append(d.Users, userView{UserInfo: u, Receives: s.o.Roles.Matches(u.Roles...)})
+	}
+	return nil
 }

@@ -20,7 +20,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -80,6 +82,10 @@ type Server struct {
 
 	mu   sync.Mutex
 	good map[[32]byte]time.Time // credentials verified recently: bcrypt runs once per few minutes
+
+	limiter *loginLimiter                     // failed logins per source address
+	dummy   []byte                            // checked for an unknown user: a hash of the users' cost
+	compare func(hash, password []byte) error // bcrypt.CompareHashAndPassword (counted in tests)
 }
 
 // New builds the handler.
@@ -91,7 +97,15 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	o.BasePath = strings.TrimRight(o.BasePath, "/")
-	s := &Server{o: o, pages: map[string]*template.Template{}, good: map[[32]byte]time.Time{}}
+	s := &Server{o: o, pages: map[string]*template.Template{}, good: map[[32]byte]time.Time{},
+		limiter: newLoginLimiter(loginAddresses), compare: bcrypt.CompareHashAndPassword}
+	if o.Users != nil {
+		dummy, err := bcrypt.GenerateFromPassword([]byte("renewald: no such user"), usersCost(o.Users))
+		if err != nil {
+			return nil, fmt.Errorf("web: users: %w", err)
+		}
+		s.dummy = dummy
+	}
 	for _, p := range []string{"overview", "outbox", "row", "partner", "renewals", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
@@ -156,49 +170,111 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL.RawPath = ""
 		r = r2
 	}
-	if s.o.Users != nil && !s.authorized(r) {
-		h.Set("WWW-Authenticate", `Basic realm="renewald", charset="UTF-8"`)
-		http.Error(w, "401 unauthorized", http.StatusUnauthorized)
+	// Clean the path here, not in the ServeMux: its redirect would not know the base path.
+	if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
+		target := url.URL{Path: s.o.BasePath + clean, RawQuery: r.URL.RawQuery}
+		http.Redirect(w, r, target.String(), http.StatusMovedPermanently)
 		return
+	}
+	if s.o.Users != nil {
+		switch ok, retry := s.authorized(r); {
+		case retry > 0:
+			h.Set("Retry-After", retryAfterSeconds(retry))
+			http.Error(w, "429 too many failed logins from this address: try again later", http.StatusTooManyRequests)
+			return
+		case !ok:
+			h.Set("WWW-Authenticate", `Basic realm="renewald", charset="UTF-8"`)
+			http.Error(w, "401 unauthorized", http.StatusUnauthorized)
+			return
+		}
 	}
 	s.mux.ServeHTTP(w, r)
 }
 
-// authorized checks Basic credentials; a wrong user or password is logged once, without the password.
-func (s *Server) authorized(r *http.Request) bool {
+// cleanPath is p without "//", "." and ".." segments (a trailing slash kept), as http.ServeMux
+// cleans it.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// authorized checks Basic credentials. A source address with 10 failed logins in the last minute
+// is refused without a check: retry is then how long until it may try again. A wrong user or
+// password is logged, without the password and with the user name cut and escaped.
+func (s *Server) authorized(r *http.Request) (ok bool, retry time.Duration) {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
-		return false
+		return false, 0 // no credentials: a browser's first request, not a failure
+	}
+	now := s.o.Now()
+	source := sourceKey(r.RemoteAddr)
+	retry, allowed := s.limiter.reserve(source, now)
+	if !allowed {
+		return false, max(retry, time.Nanosecond)
 	}
 	hash, known := s.o.Users[user]
 	key := sha256.Sum256([]byte(user + "\x00" + pass + "\x00" + string(hash)))
-	now := s.o.Now()
 	s.mu.Lock()
 	seen, cached := s.good[key]
 	s.mu.Unlock()
 	if known && cached && now.Sub(seen) < 5*time.Minute {
-		return true
+		s.limiter.forgive(source, now)
+		return true, 0
 	}
 	if !known {
 		// Spend the same time as a real check, so timing does not tell which users exist.
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(pass))
-		s.o.Logger.Warn("web: unknown user", "user", user, "remote", r.RemoteAddr)
-		return false
+		s.compare(s.dummy, []byte(pass))
+		s.failed(r, source, "web: unknown user", user)
+		return false, 0
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil {
-		s.o.Logger.Warn("web: wrong password", "user", user, "remote", r.RemoteAddr)
-		return false
+	if s.compare(hash, []byte(pass)) != nil {
+		s.failed(r, source, "web: wrong password", user)
+		return false, 0
 	}
+	s.limiter.forgive(source, now)
 	s.mu.Lock()
 	if len(s.good) > 1000 {
 		clear(s.good)
 	}
 	s.good[key] = now
 	s.mu.Unlock()
-	return true
+	return true, 0
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("renewald"), bcrypt.DefaultCost)
+// failed logs a failed login, and that its address is now limited when it is.
+func (s *Server) failed(r *http.Request, source, msg, user string) {
+	s.o.Logger.Warn(msg, "user", logName(user), "remote", r.RemoteAddr)
+	if s.limiter.limitedNow(source) {
+		s.o.Logger.Warn("web: too many failed logins: the address is refused for up to a minute",
+			"source", source, "limit", loginLimit, "window", loginWindow)
+	}
+}
+
+// usersCost is the bcrypt cost of most of the users' hashes (the higher one on a tie).
+func usersCost(users map[string][]byte) int {
+	n := map[int]int{}
+	best := bcrypt.DefaultCost
+	for _, h := range users {
+		c, err := bcrypt.Cost(h)
+		if err != nil {
+			continue
+		}
+		n[c]++
+		if n[c] > n[best] || (n[c] == n[best] && c > best) {
+			best = c
+		}
+	}
+	return best
+}
 
 // LoadUsers reads a users file: lines "user:<bcrypt hash>" as htpasswd -B writes them; blank lines
 // and lines starting with # are ignored.

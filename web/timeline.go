@@ -417,6 +417,10 @@ func (s *Server) renewals(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	today := s.today()
 	q := timelineQuery{From: today, To: today.AddDays(120), Partner: v.Get("partner"), Area: v.Get("area"), After: v.Get("after")}
+	if err := checkPartnerFilter(q.Partner); err != nil {
+		s.badRequest(w, r, err.Error())
+		return
+	}
 	for _, p := range []struct {
 		key string
 		dst *renewal.Date

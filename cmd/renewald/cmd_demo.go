@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/renewald/renewald/internal/config"
+	"github.com/renewald/renewald/internal/shellquote"
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/store"
 )
@@ -59,13 +59,13 @@ func (m *Main) cmdDemo(ctx context.Context, args []string) error {
 	}
 	m.configPath = cfgPath
 	for _, step := range [][]string{{"import", sample}, {"tick"}} {
-		fmt.Fprintf(m.Stdout, "\n$ renewald --config %s %s\n", cfgPath, strings.Join(step, " "))
+		fmt.Fprintf(m.Stdout, "\n$ %s\n", shellquote.Join(append([]string{"renewald", "--config", cfgPath}, step...)...))
 		c := m.lookup(step[0])
 		if err := c.run(m, ctx, step[1:]); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(m.Stdout, "\n$ renewald --config %s outbox list\n", cfgPath)
+	fmt.Fprintf(m.Stdout, "\n$ %s\n", shellquote.Join("renewald", "--config", cfgPath, "outbox", "list"))
 	db, err := store.Open(ctx, cfg.Database.Path)
 	if err != nil {
 		return err
@@ -77,8 +77,10 @@ func (m *Main) cmdDemo(ctx context.Context, args []string) error {
 	}
 	writeOutboxTable(m.Stdout, rows)
 	files, _ := filepath.Glob(filepath.Join(cfg.Mail.FileDir, "*.eml"))
-	fmt.Fprintf(m.Stdout, "\n%d emails written to %s/\nnext: renewald --config %s schedule | preview ID | outbox show ID\n",
-		len(files), cfg.Mail.FileDir, cfgPath)
+	fmt.Fprintf(m.Stdout, "\n%d emails written to %s/\nnext:\n", len(files), cfg.Mail.FileDir)
+	for _, next := range [][]string{{"schedule"}, {"preview", "ID"}, {"outbox", "show", "ID"}} {
+		fmt.Fprintf(m.Stdout, "  %s\n", shellquote.Join(append([]string{"renewald", "--config", cfgPath}, next...)...))
+	}
 	return nil
 }
 

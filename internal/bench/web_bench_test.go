@@ -137,7 +137,7 @@ func webDB(b *testing.B, n int) *store.DB {
 	return db
 }
 
-func webHandler(b *testing.B, db *store.DB, today renewal.Date, cat *renewal.Catalog) http.Handler {
+func webHandler(b *testing.B, db *store.DB, today renewal.Date, cat *renewal.Catalog, mods ...func(*web.Options)) http.Handler {
 	tmpl, err := templates.Load("")
 	if err != nil {
 		b.Fatal(err)
@@ -146,9 +146,13 @@ func webHandler(b *testing.B, db *store.DB, today renewal.Date, cat *renewal.Cat
 	roles := renewal.NewRoleMatcher(renewal.DefaultRecipientRoles())
 	from, _ := mail.ParseAddress("renewals@example.com")
 	now := today.Time(time.UTC).Add(12 * time.Hour)
-	h, err := web.New(web.Options{DB: db, Outbox: &store.Outbox{DB: db, RoleKeys: roles.Keys()}, Catalog: cat, Rules: rules, Roles: roles,
+	o := web.Options{DB: db, Outbox: &store.Outbox{DB: db, RoleKeys: roles.Keys()}, Catalog: cat, Rules: rules, Roles: roles,
 		Renderer: &notify.Renderer{Templates: tmpl, Catalog: cat, Rules: rules, From: from, Location: time.UTC},
-		Location: time.UTC, Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
+		Location: time.UTC, Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)}
+	for _, mod := range mods {
+		mod(&o)
+	}
+	h, err := web.New(o)
 	if err != nil {
 		b.Fatal(err)
 	}
