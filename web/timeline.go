@@ -374,7 +374,7 @@ func (s *Server) decorate(ctx context.Context, q timelineQuery, rows []timelineR
 		r.Label = truncate(r.PartnerName, 22) + " · " + truncate(r.Specialization, 26)
 		r.Entry = entries[i]
 		for _, rem := range r.Reminders {
-			m := reminderMark{Reminder: rem, X: dayX(from, to, rem.DueOn), Detail: "not queued yet"}
+			m := reminderMark{Reminder: rem, X: dayX(from, to, rem.DueOn), Detail: "no outbox row yet"}
 			if len(rem.Rows) > 0 {
 				m.Detail = rowsDetail(rem.Rows)
 			}
