@@ -203,48 +203,6 @@ func (s *DB) PartnerNames(ctx context.Context, ids []string) (map[string]string,
 	return out, nil
 }
 
-// RenewalKey names one anniversary of one enrollment.
-type RenewalKey struct {
-	EnrollmentID int64
-	Anniversary  string
-}
-
-// ReminderStatus counts the outbox rows of one reminder (one offset of one renewal) in one status.
-type ReminderStatus struct {
-	EnrollmentID int64  `db:"enrollment_id"`
-	Anniversary  string `db:"anniversary_on"`
-	OffsetDays   int    `db:"offset_days"`
-	Status       string `db:"status"`
-	N            int    `db:"n"`
-}
-
-// ReminderStatuses returns the outbox statuses of the given renewals' reminders, through the outbox's
-// unique (enrollment_id, anniversary_on, …) index.
-func (o *Outbox) ReminderStatuses(ctx context.Context, keys []RenewalKey) (map[RenewalKey][]ReminderStatus, error) {
-	out := map[RenewalKey][]ReminderStatus{}
-	const chunk = 200
-	for start := 0; start < len(keys); start += chunk {
-		part := keys[start:min(start+chunk, len(keys))]
-		var conds []string
-		var args []any
-		for _, k := range part {
-			conds = append(conds, "(enrollment_id = ? AND anniversary_on = ?)")
-			args = append(args, k.EnrollmentID, k.Anniversary)
-		}
-		var rows []ReminderStatus
-		if err := o.DB.db.SelectContext(ctx, &rows, `SELECT enrollment_id, anniversary_on, offset_days, status, count(*) AS n
-			FROM outbox WHERE `+strings.Join(conds, " OR ")+`
-			GROUP BY enrollment_id, anniversary_on, offset_days, status ORDER BY offset_days, status`, args...); err != nil {
-			return nil, fmt.Errorf("reminder statuses: %w", err)
-		}
-		for _, r := range rows {
-			k := RenewalKey{r.EnrollmentID, r.Anniversary}
-			out[k] = append(out[k], r)
-		}
-	}
-	return out, nil
-}
-
 // Scores returns the capability scores of the given partners.
 func (s *DB) Scores(ctx context.Context, partnerIDs []string) (map[string][]renewal.CapabilityScore, error) {
 	set := make(map[string]bool, len(partnerIDs))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -56,12 +57,11 @@ type timelineRow struct {
 	Label                                         string
 }
 
-// reminderMark is one reminder with its outbox status.
+// reminderMark is one reminder with its status (agenda.Annotate: the words of `schedule`).
 type reminderMark struct {
 	agenda.Reminder
-	Status string // the status that matters most of its rows ("scheduled" when none is queued)
 	Label  string // "−60 sent" (text beside the marker)
-	Detail string // every status with its count
+	Detail string // its rows' statuses with their counts, most urgent first
 	X      float64
 }
 
@@ -95,6 +95,23 @@ func statusRank(s string) int {
 		return i
 	}
 	return -1 // statuses added later come first: they are new, so likely worth a look
+}
+
+// rowsDetail writes a reminder's row counts ("failed 1, sent 2"), the statuses a reader most needs
+// to see first.
+func rowsDetail(rows map[string]int) string {
+	sts := slices.Collect(maps.Keys(rows))
+	slices.SortFunc(sts, func(a, b string) int {
+		if c := statusRank(a) - statusRank(b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(sts))
+	for i, st := range sts {
+		parts[i] = fmt.Sprintf("%s %d", st, rows[st])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // timeline finds up to limit renewals matching q, sorted by anniversary then enrollment, examining at
@@ -329,12 +346,11 @@ func (s *Server) decorate(ctx context.Context, q timelineQuery, rows []timelineR
 			rows[i].PartnerName = names[rows[i].PartnerID]
 		}
 	}
-	keys := make([]store.RenewalKey, len(rows))
+	entries := make([]agenda.Entry, len(rows))
 	for i, r := range rows {
-		keys[i] = store.RenewalKey{EnrollmentID: r.EnrollmentID, Anniversary: r.AnniversaryOn.String()}
+		entries[i] = r.Entry
 	}
-	statuses, err := s.o.Outbox.ReminderStatuses(ctx, keys)
-	if err != nil {
+	if err := agenda.Annotate(ctx, s.o.DB, s.o.Roles, entries); err != nil {
 		return err
 	}
 	from, to := q.From, q.To
@@ -356,25 +372,13 @@ func (s *Server) decorate(ctx context.Context, q timelineQuery, rows []timelineR
 		r.AnnIn = !r.AnniversaryOn.Before(from) && !r.AnniversaryOn.After(to)
 		r.AnnX = dayX(from, to, r.AnniversaryOn)
 		r.Label = truncate(r.PartnerName, 22) + " · " + truncate(r.Specialization, 26)
-		byOffset := map[int][]store.ReminderStatus{}
-		for _, st := range statuses[store.RenewalKey{EnrollmentID: r.EnrollmentID, Anniversary: r.AnniversaryOn.String()}] {
-			byOffset[st.OffsetDays] = append(byOffset[st.OffsetDays], st)
-		}
+		r.Entry = entries[i]
 		for _, rem := range r.Reminders {
-			m := reminderMark{Reminder: rem, Status: "scheduled", X: dayX(from, to, rem.DueOn)}
-			var parts []string
-			best := len(statusPriority) + 1
-			for _, st := range byOffset[rem.OffsetDays] {
-				parts = append(parts, fmt.Sprintf("%s %d", st.Status, st.N))
-				if rk := statusRank(st.Status); rk < best {
-					best, m.Status = rk, st.Status
-				}
+			m := reminderMark{Reminder: rem, X: dayX(from, to, rem.DueOn), Detail: "no outbox row yet"}
+			if len(rem.Rows) > 0 {
+				m.Detail = rowsDetail(rem.Rows)
 			}
-			if len(parts) == 0 {
-				parts = []string{"not queued yet"}
-			}
-			m.Detail = strings.Join(parts, ", ")
-			m.Label = funcs["signed"].(func(int) string)(rem.OffsetDays) + " " + m.Status
+			m.Label = funcs["signed"].(func(int) string)(rem.OffsetDays) + " " + rem.Status
 			r.Marks = append(r.Marks, m)
 		}
 	}

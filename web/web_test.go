@@ -243,7 +243,7 @@ func TestTimelineMatchesScheduleAndFilters(t *testing.T) {
 		t.Errorf("p1 timeline lacks %q", miss)
 	}
 	// Each renewal's reminders are those `schedule` gives for it.
-	entries, err := agenda.Schedule(ctx, f.db, f.opts.Catalog, f.opts.Rules, "", from, to, func(int64, error) {})
+	entries, err := agenda.Schedule(ctx, f.db, f.opts.Catalog, f.opts.Rules, f.opts.Roles, "", from, to, func(int64, error) {})
 	if err != nil {
 		t.Fatal(err)
 	}

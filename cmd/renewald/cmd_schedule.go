@@ -7,9 +7,11 @@ import (
 	"text/tabwriter"
 
 	"github.com/renewald/renewald/agenda"
+	"github.com/renewald/renewald/renewal"
 )
 
-// cmdSchedule prints upcoming reminders and renewal windows.
+// cmdSchedule prints upcoming reminders and renewal windows, each reminder with what will really
+// happen to it (its outbox rows' status, or scheduled, cancelled or no_recipients before any).
 func (m *Main) cmdSchedule(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("schedule")
 	partner := fs.String("partner", "", "only this partner id")
@@ -42,7 +44,7 @@ func (m *Main) cmdSchedule(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	entries, err := agenda.Schedule(ctx, db, cat, cfg.Rules(), *partner, from.Date, to.Date, func(id int64, err error) {
+	entries, err := agenda.Schedule(ctx, db, cat, cfg.Rules(), renewal.NewRoleMatcher(cfg.Renewal.RecipientRoles), *partner, from.Date, to.Date, func(id int64, err error) {
 		m.logger.Warn("enrollment names a specialization the catalog lacks", "enrollment", id, "err", err)
 	})
 	if err != nil {
@@ -56,7 +58,7 @@ func (m *Main) cmdSchedule(ctx context.Context, args []string) error {
 	for _, e := range entries {
 		var rs []string
 		for _, r := range e.Reminders {
-			rs = append(rs, fmt.Sprintf("%s(%+d)", r.DueOn.String()[5:], r.OffsetDays))
+			rs = append(rs, fmt.Sprintf("%s(%+d) %s", r.DueOn.String()[5:], r.OffsetDays, r.Status))
 		}
 		outcome := e.Outcome
 		if e.RenewedOn != nil {
@@ -64,7 +66,7 @@ func (m *Main) cmdSchedule(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s..%s\t%s\t%s\t%s\n", truncate(e.PartnerName, 14), truncate(e.Specialization, 24),
 			e.AnniversaryOn, e.RenewalYear, e.ManualValidation, e.WindowOpensOn.String()[5:], e.WindowClosesOn.String()[5:],
-			e.GraceEndsOn.String()[5:], outcome, strings.Join(rs, " "))
+			e.GraceEndsOn.String()[5:], outcome, strings.Join(rs, ", "))
 	}
 	tw.Flush()
 	fmt.Fprintf(m.Stdout, "%d renewals with reminders due %s..%s\n", len(entries), from.Date, to.Date)
