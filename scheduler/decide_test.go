@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -199,4 +200,110 @@ func firstDiff(a, b []string) string {
 		}
 	}
 	return fmt.Sprintf("lengths %d vs %d", len(a), len(b))
+}
+
+// TestAdminImportedAfterTodaysTickIsMailedToday is issue 25 item 4: a partner without an admin gets a
+// no_recipients record from the morning's tick; an import at noon gives it one; a second tick that
+// same day queues the reminder to the new admin, though it scans no date.
+func TestAdminImportedAfterTodaysTickIsMailedToday(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		db := storetest.Open(t, engine)
+		p := &renewal.Partner{ID: "1", Name: "A", UsersGiven: true,
+			Users:       []renewal.User{{Email: "billing@a.example", Roles: []string{"Billing admin"}}},
+			Enrollments: []renewal.Enrollment{{Specialization: "Finance", AttainedOn: renewal.NewDate(2023, 6, 1), Status: renewal.StatusActive}}}
+		if _, err := db.Import(ctx, []*renewal.Partner{p}, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		tk := newTicker(db, 7, io.Discard)
+		day := renewal.NewDate(2026, 6, 1).AddDays(-60)
+		if res, err := tk.Tick(ctx, day.Time(time.UTC).Add(6*time.Hour), false); err != nil || res.Scan.NoRecipients != 1 {
+			t.Fatalf("morning tick %+v %v", res.Scan, err)
+		}
+		p.Users = append(p.Users, renewal.User{Email: "ada@a.example", Roles: []string{"Global admin"}})
+		// A second enrollment arrives with the import too.
+		p.Enrollments = append(p.Enrollments, renewal.Enrollment{Specialization: "Sales", AttainedOn: renewal.NewDate(2024, 4, 1), Status: renewal.StatusActive})
+		if _, err := db.Import(ctx, []*renewal.Partner{p}, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := tk.Tick(ctx, day.Time(time.UTC).Add(12*time.Hour), false)
+		if err != nil || res.Scan.Dates != 0 {
+			t.Fatalf("noon tick %+v %v", res.Scan, err)
+		}
+		rows, _ := storetest.Outbox(db).List(ctx, store.Filter{Status: store.StatusPending})
+		var got []string
+		for _, r := range rows {
+			got = append(got, fmt.Sprintf("%s %s %+d", r.Specialization, deref(r.Recipient), r.OffsetDays))
+		}
+		sort.Strings(got)
+		if want := "[Finance ada@a.example -60 Sales ada@a.example +0]"; fmt.Sprint(got) != want {
+			t.Errorf("pending after the noon tick: %v, want %s", got, want)
+		}
+	})
+}
+
+// TestTimezoneChangedWestwards is issue 25 item 5: ticks under Pacific/Kiritimati (UTC+14), then the
+// zone becomes Pacific/Pago_Pago (UTC−11), so the recorded date is a day or two after today. Each
+// tick exits cleanly, the change is logged once, no date is scanned twice and nothing is queued twice;
+// a clock that was really wrong is still reported.
+func TestTimezoneChangedWestwards(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine store.Engine) {
+		db := storetest.Open(t, engine)
+		ps := everyDayDataset(t, db)
+		var logs syncBuf
+		tk := newTicker(db, 7, &logs)
+		east, west := mustZone(t, "Pacific/Kiritimati"), mustZone(t, "Pacific/Pago_Pago")
+		setZone := func(loc *time.Location) { tk.Location, tk.Scanner.Location = loc, loc }
+		setZone(east)
+		at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) // 2026-12-02 in Kiritimati
+		if _, err := tk.Tick(ctx, at, false); err != nil {
+			t.Fatal(err)
+		}
+		setZone(west)
+		scanned := map[renewal.Date]int{}
+		for h := 1; h <= 24*5; h += 6 {
+			now := at.Add(time.Duration(h) * time.Hour)
+			res, err := tk.Tick(ctx, now, false)
+			if err != nil || res.ScanAhead != 0 {
+				t.Fatalf("tick at %s (%s in Pago Pago): %+v %v", now, renewal.DateOf(now, west), res, err)
+			}
+			for d := res.Scan.From; res.Scan.Dates > 0 && !d.After(res.Scan.To); d = d.AddDays(1) {
+				scanned[d]++
+			}
+		}
+		for d, n := range scanned {
+			if n != 1 || !d.After(renewal.NewDate(2026, 12, 2)) {
+				t.Errorf("%s scanned %d times", d, n)
+			}
+		}
+		if n := strings.Count(logs.String(), "schedule.timezone changed"); n != 1 {
+			t.Errorf("zone change logged %d times:\n%s", n, logs.String())
+		}
+		// Nothing twice: every key once, every reminder of the scanned dates present.
+		rows, _ := storetest.Outbox(db).List(ctx, store.Filter{})
+		seen := map[string]bool{}
+		for _, r := range rows {
+			k := fmt.Sprintf("%d %s %d %s", r.EnrollmentID, r.AnniversaryOn, r.OffsetDays, deref(r.Recipient))
+			if seen[k] {
+				t.Errorf("queued twice: %s", k)
+			}
+			seen[k] = true
+		}
+		want := expected(ps, renewal.NewDate(2026, 12, 3), renewal.NewDate(2026, 12, 5))
+		have := map[key]bool{}
+		for _, r := range rows {
+			have[key{r.PartnerID, r.AnniversaryOn, r.OffsetDays}] = true
+		}
+		for k := range want {
+			if !have[k] {
+				t.Errorf("reminder %v of a scanned date missing", k)
+			}
+		}
+		// A clock that was ahead is still told apart: a tick recorded in the future, then the clock back.
+		if _, err := tk.Tick(ctx, time.Date(2027, 1, 5, 6, 0, 0, 0, time.UTC), false); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := tk.Tick(ctx, time.Date(2026, 12, 10, 6, 0, 0, 0, time.UTC), false); !errors.Is(err, ErrScanStateAhead) || res.ScanAhead == 0 {
+			t.Errorf("wrong clock not reported: %+v %v", res, err)
+		}
+	})
 }

@@ -112,7 +112,7 @@ func (s *Scanner) ScanDaily(ctx context.Context, from, to renewal.Date, now time
 	if err != nil {
 		return st, err
 	}
-	if err := s.DB.MarkScanned(ctx, to); err != nil {
+	if err := s.DB.MarkScannedAt(ctx, to, s.zoneName(), now); err != nil {
 		return st, err
 	}
 	// The outbox counts the status pages and metrics read, recounted once a day, and the pages'
@@ -136,6 +136,32 @@ func (s *Scanner) today(now time.Time) renewal.Date {
 		loc = time.UTC
 	}
 	return renewal.DateOf(now, loc)
+}
+
+// ScanSameDay is the part of the daily scan that a tick on a day already scanned still does: it
+// queues the reminders of enrollments that arrived since (R14) and of partners who gained a recipient
+// since (R8), scanning no date.
+func (s *Scanner) ScanSameDay(ctx context.Context, today renewal.Date, now time.Time) (ScanStats, error) {
+	st := ScanStats{From: today, To: today}
+	roleKeys := s.Roles.Keys()
+	pageSize := s.PageSize
+	if pageSize <= 0 {
+		pageSize = 4000
+	}
+	if err := s.arrivals(ctx, today, now, pageSize, roleKeys, map[string]*renewal.Specialization{}, &st); err != nil {
+		return st, err
+	}
+	if err := s.recheckNoRecipients(ctx, today, now, roleKeys, &st); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+func (s *Scanner) zoneName() string {
+	if s.Location == nil {
+		return "UTC"
+	}
+	return s.Location.String()
 }
 
 func (s *Scanner) scan(ctx context.Context, from, to renewal.Date, mode Mode, daily bool, now time.Time) (ScanStats, error) {

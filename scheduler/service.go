@@ -12,6 +12,7 @@ import (
 	"github.com/renewald/renewald/internal/shellquote"
 	"github.com/renewald/renewald/notify"
 	"github.com/renewald/renewald/renewal"
+	"github.com/renewald/renewald/store"
 	"github.com/robfig/cron/v3"
 )
 
@@ -102,14 +103,27 @@ func (t *Ticker) scan(ctx context.Context, asOf time.Time, today renewal.Date, r
 		}
 		defer release()
 	}
-	last, ok, err := t.Scanner.DB.LastScanned(ctx)
+	state, ok, err := t.Scanner.DB.LastScanState(ctx)
 	if err != nil {
 		return err
 	}
+	if ok {
+		if err := t.noteZone(ctx, state); err != nil {
+			return err
+		}
+	}
+	last := state.Through
 	from := today
 	if ok && last.After(today) {
-		res.ScanAhead, res.ScannedOn = today.DaysUntil(last), last
-		return nil
+		if state.ScannedAt.IsZero() || state.ScannedAt.After(asOf) {
+			// Recorded by a tick whose clock was ahead of this one's: a clock that was wrong once.
+			res.ScanAhead, res.ScannedOn = today.DaysUntil(last), last
+			return nil
+		}
+		// Recorded at an instant before now, yet after today: the zone moved west. Every date
+		// through last is scanned; scanning resumes the day after it. The day's other work (arrivals,
+		// partners that gained a recipient) still runs.
+		return t.sameDay(ctx, today, asOf, res)
 	}
 	if ok {
 		from = last.AddDays(1)
@@ -121,14 +135,46 @@ func (t *Ticker) scan(ctx context.Context, asOf time.Time, today renewal.Date, r
 			from = earliest
 		}
 	}
-	if !from.After(today) {
-		st, err := t.Scanner.ScanDaily(ctx, from, today, asOf)
-		res.Scan = st
-		if err != nil {
-			return fmt.Errorf("scan %s..%s: %w", from, today, err)
-		}
+	if from.After(today) {
+		// Today is scanned already: a later tick of the same day still queues the reminders of
+		// enrollments imported since, and of partners who gained a recipient since.
+		return t.sameDay(ctx, today, asOf, res)
+	}
+	st, err := t.Scanner.ScanDaily(ctx, from, today, asOf)
+	res.Scan = st
+	if err != nil {
+		return fmt.Errorf("scan %s..%s: %w", from, today, err)
 	}
 	return nil
+}
+
+// sameDay runs the daily scan's work that does not depend on dates, on a day already scanned.
+func (t *Ticker) sameDay(ctx context.Context, today renewal.Date, asOf time.Time, res *TickResult) error {
+	st, err := t.Scanner.ScanSameDay(ctx, today, asOf)
+	res.Scan = st
+	if err != nil {
+		return fmt.Errorf("scan of %s again: %w", today, err)
+	}
+	return nil
+}
+
+// noteZone logs, once, a change of schedule.timezone since the scan state was recorded, and records
+// the new zone.
+func (t *Ticker) noteZone(ctx context.Context, state store.ScanState) error {
+	zone := t.zoneName()
+	if state.Zone == "" || state.Zone == zone {
+		return nil
+	}
+	t.Logger.Warn("schedule.timezone changed since the last scan: dates are now counted in the new zone; no date is scanned twice",
+		"from", state.Zone, "to", zone, "last_scanned_on", state.Through)
+	return t.Scanner.DB.SetScanZone(ctx, zone)
+}
+
+func (t *Ticker) zoneName() string {
+	if t.Location == nil {
+		return "UTC"
+	}
+	return t.Location.String()
 }
 
 func (t *Ticker) log(r TickResult) {

@@ -21,7 +21,7 @@ var copyTables = []struct {
 	{"outbox", "id, enrollment_id, anniversary_on, renewal_year, manual_validation, offset_days, due_on, recipient, " +
 		"status, attempts, next_attempt_at, lease_until, last_error, subject, message_id, created_at, updated_at, sent_at, claim_token, " +
 		"first_attempt_at", "id"},
-	{"scan_state", "id, last_scanned_on", "id"},
+	{"scan_state", "id, last_scanned_on, zone, scanned_at", "id"},
 	{"renewal_outcomes", "enrollment_id, anniversary_on, outcome, renewed_on, recorded_at", "enrollment_id, anniversary_on"},
 	{"suppressions", "address, reply, suppressed_at", "address"},
 }

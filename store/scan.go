@@ -172,10 +172,67 @@ func (s *DB) EnqueueOn(ctx context.Context, items []OutboxItem, d Decision, now 
 // MarkScanned records that a daily scan covered every date through the given one; the recorded date
 // never moves back (R11: the next tick scans from the day after).
 func (s *DB) MarkScanned(ctx context.Context, through renewal.Date) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on) VALUES (1, ?)
-		ON CONFLICT (id) DO UPDATE SET last_scanned_on = `+s.dialect().greatest+`(scan_state.last_scanned_on, excluded.last_scanned_on)`,
-		through.String()); err != nil {
+	return s.MarkScannedAt(ctx, through, "", time.Time{})
+}
+
+// MarkScannedAt is MarkScanned by a tick at the instant at, scanning in zone (the IANA name of
+// schedule.timezone): both are kept with the date, so a later tick can tell a zone change from a
+// clock that was wrong (ScanState). An empty zone or zero instant leaves the recorded ones.
+func (s *DB) MarkScannedAt(ctx context.Context, through renewal.Date, zone string, at time.Time) error {
+	var z, ts sql.NullString
+	if zone != "" {
+		z = sql.NullString{String: zone, Valid: true}
+	}
+	if !at.IsZero() {
+		ts = sql.NullString{String: formatTime(at), Valid: true}
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO scan_state (id, last_scanned_on, zone, scanned_at) VALUES (1, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET last_scanned_on = `+s.dialect().greatest+`(scan_state.last_scanned_on, excluded.last_scanned_on),
+		zone = coalesce(excluded.zone, scan_state.zone), scanned_at = coalesce(excluded.scanned_at, scan_state.scanned_at)`,
+		through.String(), z, ts); err != nil {
 		return fmt.Errorf("record scanned date %s: %w", through, err)
+	}
+	return nil
+}
+
+// ScanState is what the last daily scan recorded.
+type ScanState struct {
+	Through   renewal.Date // the last date scanned
+	Zone      string       // the zone it was scanned in; "" before migration 0012
+	ScannedAt time.Time    // the instant of the tick that recorded it; zero before migration 0012
+}
+
+// LastScanState returns the recorded scan state; ok is false before the first tick.
+func (s *DB) LastScanState(ctx context.Context) (st ScanState, ok bool, err error) {
+	var row struct {
+		On   string         `db:"last_scanned_on"`
+		Zone sql.NullString `db:"zone"`
+		At   sql.NullString `db:"scanned_at"`
+	}
+	err = s.db.GetContext(ctx, &row, `SELECT last_scanned_on, zone, scanned_at FROM scan_state WHERE id = 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ScanState{}, false, nil
+	}
+	if err != nil {
+		return ScanState{}, false, fmt.Errorf("scan state: %w", err)
+	}
+	if st.Through, err = renewal.ParseDate(row.On); err != nil {
+		return ScanState{}, false, fmt.Errorf("last scanned date: %w", err)
+	}
+	st.Zone = row.Zone.String
+	if row.At.Valid {
+		if st.ScannedAt, err = time.Parse(TimeFormat, row.At.String); err != nil {
+			return ScanState{}, false, fmt.Errorf("scan state instant: %w", err)
+		}
+	}
+	return st, true, nil
+}
+
+// SetScanZone records zone as the scan state's zone, leaving its date: the change of zone is then
+// seen (and logged) once.
+func (s *DB) SetScanZone(ctx context.Context, zone string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE scan_state SET zone = ? WHERE id = 1`, zone); err != nil {
+		return fmt.Errorf("record scan zone: %w", err)
 	}
 	return nil
 }
