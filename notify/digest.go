@@ -31,6 +31,7 @@ type DigestData struct {
 	SubjectLine  string   // the count and the nearest deadline first (subject.go)
 	Greeting     string   // "Hello Ada," or "Hello,"
 	Organisation string   // the signature
+	TellWhom     string   // who an admin tells of a renewal when there is no contact
 	Contact      string   // where to tell the team something
 	ContactURL   string   // Contact as a link
 	ReplyTo      string   // "" when replies are not read
@@ -80,7 +81,7 @@ func (r *Renderer) DigestData(rems []renewal.Reminder, now time.Time) (DigestDat
 	})
 	dd.Nearest = dd.Items[0]
 	first := dd.Items[0]
-	dd.Greeting, dd.Organisation, dd.Contact, dd.ContactURL, dd.ReplyTo = first.Greeting, first.Organisation, first.Contact, first.ContactURL, first.ReplyTo
+	dd.Greeting, dd.Organisation, dd.TellWhom, dd.Contact, dd.ContactURL, dd.ReplyTo = first.Greeting, first.Organisation, first.TellWhom, first.Contact, first.ContactURL, first.ReplyTo
 	var why []string
 	seen := map[string]bool{}
 	for _, it := range dd.Items {

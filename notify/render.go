@@ -89,12 +89,13 @@ type EmailData struct {
 	ScoreLines      []ScoreLine // every qualifying designation as the scores on file show it
 	ScoresAsOf      string      // the day the counted scores describe (the oldest of them), "" without any
 	ScoresStaleDays int
-	Last            bool   // no later reminder of this renewal follows
-	Organisation    string // the signature
-	Contact         string // where to tell the team something; "" : none
-	ContactURL      string // Contact as a link: the https URL or a mailto: URL
-	ReplyTo         string // the Reply-To address, "" when replies are not read
-	RecipientRole   string // the recipient role the recipient holds ("Global admin"), "" when unknown
+	Last            bool     // no later reminder of this renewal follows
+	Organisation    string   // the signature
+	TellWhom        string   // who an admin tells of a renewal when there is no contact: the organisation
+	Contact         string   // where to tell the team something; "" : none
+	ContactURL      string   // Contact as a link: the https URL or a mailto: URL
+	ReplyTo         string   // the Reply-To address, "" when replies are not read
+	RecipientRole   string   // the recipient role the recipient holds ("Global admin"), "" when unknown
 	CoRecipients    []string // the others at the partner this reminder goes to: names, else addresses
 	SubjectLine     string   // the subject the embedded template writes (subject.go)
 	NextShort       string   // the first step in a few words ("audit due"), for a digest's summary line
@@ -159,8 +160,9 @@ func (r *Renderer) Data(rem renewal.Reminder, now time.Time) (EmailData, error) 
 	if name := strings.TrimSpace(rem.RecipientName); name != "" {
 		d.Greeting = "Hello " + name + ","
 	}
+	d.TellWhom = d.Organisation
 	if d.Organisation == "" {
-		d.Organisation = DefaultSignature
+		d.Organisation, d.TellWhom = DefaultSignature, "the partner renewals team"
 	}
 	switch {
 	case strings.HasPrefix(strings.ToLower(d.Contact), "https://"):

@@ -122,7 +122,7 @@ func digestSubjectLine(dd *DigestData) string {
 		prefix = "[At risk] "
 	}
 	n := dd.Nearest
-	head := prefix + strconv.Itoa(dd.Count) + " specialization renewals, nearest deadline " + n.Deadline.String()
+	head := prefix + strconv.Itoa(dd.Count) + " renewals, next due " + n.Deadline.String()
 	for _, c := range []string{
 		head + " — " + n.SpecPhrase + ": " + stepShort[n.Steps[0].Kind] + " (" + n.PartnerName + ")",
 		head + " — " + n.SpecPhrase + ": " + stepShort[n.Steps[0].Kind],
