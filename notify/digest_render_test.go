@@ -13,7 +13,7 @@ import (
 // TestDigestGolden pins a three-renewal digest (text and HTML) to one admin, due 2026-01-29, ordered by
 // deadline, one of them at risk; go test ./notify -run TestDigestGolden -update rewrites it.
 func TestDigestGolden(t *testing.T) {
-	r := testRenderer(t)
+	r := mailRenderer(t)
 	atRisk := []renewal.CapabilityScore{{Designation: "Solutions Partner for Security", Enterprise: map[string]int{"performance": 10}, AsOf: renewal.NewDate(2026, 1, 20)}}
 	rems := []renewal.Reminder{
 		reminder(t, "Threat Protection", "2024-02-29", 2, -30, atRisk),          // anniversary 2026-02-28

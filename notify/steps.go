@@ -46,7 +46,7 @@ func wordSteps(d *EmailData, kinds []renewal.StepKind) []Step {
 }
 
 func stepText(d *EmailData, k renewal.StepKind) string {
-	by := d.Deadline.String()
+	by := deadlineWords(d)
 	afterQual := d.Qual != string(renewal.QualAttained)
 	switch k {
 	case renewal.StepNoAction:
@@ -94,9 +94,9 @@ func regainText(d *EmailData) string {
 			best = a
 		}
 	}
-	s := "Regain the Solutions Partner designation by " + d.Deadline.String() + ":"
+	s := "Regain the Solutions Partner designation by " + deadlineWords(d) + "."
 	if best == nil {
-		return s + " none of " + strings.Join(d.Designations, ", ") + " is attained."
+		return s
 	}
 	var lacks []string
 	if best.Short > 0 {
@@ -105,28 +105,44 @@ func regainText(d *EmailData) string {
 	if len(best.Missing) > 0 {
 		lacks = append(lacks, "no points yet in "+strings.Join(best.MissingLabels(), ", "))
 	}
-	s += " on the scores as of " + d.ScoresAsOf + ", " + best.Designation + " is closest on the " + best.PathName() +
-		" path, with " + strconv.Itoa(best.Total) + " points: " + strings.Join(lacks, "; ") + "."
-	if len(d.Designations) > 1 {
-		s += " Any one of " + orList(d.Designations) + " qualifies."
-	}
-	return s
+	return s + " Closest on the scores as of " + d.ScoresAsOf + ": " + shortDesignation(best.Designation) + ", " + best.PathName() +
+		" path, " + strconv.Itoa(best.Total) + " points — " + strings.Join(lacks, "; ") + "."
 }
 
 // checkText asks the partner to check the qualification requirements in Partner Center, saying why
 // the scores on file do not decide it.
 func checkText(d *EmailData) string {
-	s := "Check in Partner Center that your organisation meets the qualification requirements by " + d.Deadline.String() +
-		": the aligned Solutions Partner designation (" + orList(d.Designations) + "), performance and skilling."
+	s := "Check in Partner Center that your organisation meets the qualification requirements by " + deadlineWords(d) +
+		": the aligned Solutions Partner designation (" + orList(shortDesignations(d.Designations)) + "), performance and skilling."
 	switch {
 	case d.Qual == string(renewal.QualStale):
 		s += " The capability scores on file are older than " + strconv.Itoa(d.ScoresStaleDays) + " days, so they were not counted."
 	case len(d.Assessments) == 0:
-		s += " No capability scores are on file here."
+		s += " No capability scores of your organisation are on file."
 	default:
-		s += " The scores on file show none attained, and none are on file for " + orList(d.UnknownDesignations) + "."
+		s += " The scores on file show none attained, and none are on file for " + orList(shortDesignations(d.UnknownDesignations)) + "."
 	}
 	return s
+}
+
+// deadlineWords is the deadline as a step names it: "today, D" on the day itself (R12), else D.
+func deadlineWords(d *EmailData) string {
+	if d.Deadline == d.SentOn {
+		return "today, " + d.Deadline.String()
+	}
+	return d.Deadline.String()
+}
+
+// shortDesignation drops the "Solutions Partner for " every designation's name starts with, where a
+// sentence already says "Solutions Partner designation".
+func shortDesignation(name string) string { return strings.TrimPrefix(name, "Solutions Partner for ") }
+
+func shortDesignations(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = shortDesignation(n)
+	}
+	return out
 }
 
 // orList joins names as "A", "A or B", "A, B or C".
