@@ -44,6 +44,7 @@ type jsonScore struct {
 	Designation string         `json:"designation"`
 	Enterprise  map[string]int `json:"enterprise"`
 	SMB         map[string]int `json:"smb"`
+	AsOf        string         `json:"as_of"` // YYYY-MM-DD, the day the scores describe; "": the import's day
 }
 
 // flexString accepts a JSON string or number (partner ids are often written as numbers).
@@ -308,7 +309,13 @@ func (im Importer) checkScore(file, where string, sc jsonScore) (renewal.Capabil
 			return renewal.CapabilityScore{}, &InputError{File: file, Where: where, Field: field, Msg: err.Error()}
 		}
 	}
-	return renewal.CapabilityScore{Designation: d.Name, Enterprise: sc.Enterprise, SMB: sc.SMB}, nil
+	score := renewal.CapabilityScore{Designation: d.Name, Enterprise: sc.Enterprise, SMB: sc.SMB}
+	if sc.AsOf != "" {
+		if score.AsOf, err = renewal.ParseDate(sc.AsOf); err != nil {
+			return renewal.CapabilityScore{}, &InputError{File: file, Where: where, Field: "as_of", Msg: shortenEcho(err.Error(), sc.AsOf)}
+		}
+	}
+	return score, nil
 }
 
 // describeJSONError turns the decoding error of partner i, which starts on line startLine, into one

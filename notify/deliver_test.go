@@ -225,7 +225,7 @@ func TestDeliverOverOneConnection(t *testing.T) {
 		}
 		msgs := f.srv.Messages()
 		row, _ := f.ob.Get(ctx, 1)
-		if row.Status != store.StatusSent || row.Subject == nil || !strings.Contains(*row.Subject, "customer references due for Threat Protection") {
+		if row.Status != store.StatusSent || row.Subject == nil || !strings.Contains(*row.Subject, "Threat Protection specialization") {
 			t.Errorf("row %+v", row)
 		}
 		var found bool

@@ -26,6 +26,17 @@ type DigestData struct {
 	Nearest          EmailData // Items[0]
 	AtRisk           bool      // at least one renewal is at risk (R9)
 	PartnerCenterURL string
+
+	// Issue 26.
+	SubjectLine  string   // the count and the nearest deadline first (subject.go)
+	Greeting     string   // "Hello Ada," or "Hello,"
+	Organisation string   // the signature
+	TellWhom     string   // who an admin tells of a renewal when there is no contact
+	Contact      string   // where to tell the team something
+	ContactURL   string   // Contact as a link
+	ReplyTo      string   // "" when replies are not read
+	Why          string   // "you hold Global admin at Contoso Ltd in Partner Center"
+	CoRecipients []string // the others the same reminders went to (names, else addresses), each once
 }
 
 // DigestMessageID is the Message-ID of the digest of the given outbox rows to recipient due on
@@ -69,6 +80,28 @@ func (r *Renderer) DigestData(rems []renewal.Reminder, now time.Time) (DigestDat
 		return strings.Compare(a.Specialization, b.Specialization)
 	})
 	dd.Nearest = dd.Items[0]
+	first := dd.Items[0]
+	dd.Greeting, dd.Organisation, dd.TellWhom, dd.Contact, dd.ContactURL, dd.ReplyTo = first.Greeting, first.Organisation, first.TellWhom, first.Contact, first.ContactURL, first.ReplyTo
+	var why []string
+	seen := map[string]bool{}
+	for _, it := range dd.Items {
+		w := "you are listed as an admin of " + it.PartnerName
+		if it.RecipientRole != "" {
+			w = "you hold " + it.RecipientRole + " at " + it.PartnerName + " in Partner Center"
+		}
+		if !seen[w] {
+			seen[w] = true
+			why = append(why, w)
+		}
+		for _, c := range it.CoRecipients {
+			if !seen["\x00"+c] {
+				seen["\x00"+c] = true
+				dd.CoRecipients = append(dd.CoRecipients, c)
+			}
+		}
+	}
+	dd.Why = strings.Join(why, "; ")
+	dd.SubjectLine = digestSubjectLine(&dd)
 	return dd, nil
 }
 

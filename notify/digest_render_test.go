@@ -13,8 +13,8 @@ import (
 // TestDigestGolden pins a three-renewal digest (text and HTML) to one admin, due 2026-01-29, ordered by
 // deadline, one of them at risk; go test ./notify -run TestDigestGolden -update rewrites it.
 func TestDigestGolden(t *testing.T) {
-	r := testRenderer(t)
-	atRisk := []renewal.CapabilityScore{{Designation: "Solutions Partner for Security", Enterprise: map[string]int{"performance": 10}}}
+	r := mailRenderer(t)
+	atRisk := []renewal.CapabilityScore{{Designation: "Solutions Partner for Security", Enterprise: map[string]int{"performance": 10}, AsOf: renewal.NewDate(2026, 1, 20)}}
 	rems := []renewal.Reminder{
 		reminder(t, "Threat Protection", "2024-02-29", 2, -30, atRisk),          // anniversary 2026-02-28
 		reminder(t, "Finance", "2023-03-30", 3, -60, nil),                       // anniversary 2026-03-30: the window opens today
@@ -46,8 +46,8 @@ func TestDigestGolden(t *testing.T) {
 		t.Errorf("%s differs; run go test ./notify -run TestDigestGolden -update and review the diff\n%s", golden, got)
 	}
 	// Ordered by deadline: Kubernetes closes 2026-02-13, Threat Protection 2026-02-28, Finance 2026-03-30.
-	k, tp, fi := strings.Index(out.Text, "== 1. Kubernetes"), strings.Index(out.Text, "== 2. Threat Protection"), strings.Index(out.Text, "== 3. Finance")
-	if k < 0 || tp < k || fi < tp || !strings.HasPrefix(out.Subject, "[At risk] 3 specialization renewals need attention — nearest deadline 2026-02-13") {
+	k, tp, fi := strings.Index(out.Text, "== 1. Northwind: Kubernetes"), strings.Index(out.Text, "== 2. Contoso Ltd: Threat Protection"), strings.Index(out.Text, "== 3. Fabrikam: Finance")
+	if k < 0 || tp < k || fi < tp || !strings.HasPrefix(out.Subject, "[At risk] 3 renewals, next due 2026-02-13") {
 		t.Errorf("order or subject wrong: %q\n%s", out.Subject, out.Text)
 	}
 	if strings.Contains(got, "in -") || strings.Contains(got, "(-") {

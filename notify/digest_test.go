@@ -155,13 +155,13 @@ func TestDigestOneMessagePerRecipient(t *testing.T) {
 				}
 			}
 		}
-		if n > 1 && (!strings.HasPrefix(m.MessageID, "<digest.20251230.") || !strings.Contains(p["text/plain"], fmt.Sprintf("%d specialization renewals need attention", n))) {
+		if n > 1 && (!strings.HasPrefix(m.MessageID, "<digest.20251230.") || !strings.Contains(p["text/plain"], fmt.Sprintf("%d specialization renewals, nearest deadline first", n))) {
 			t.Errorf("%s: Message-ID %s, text %q", m.To, m.MessageID, p["text/plain"][:200])
 		}
 		if n == 1 && strings.HasPrefix(m.MessageID, "<digest.") {
 			t.Errorf("%s: a digest of one row is the ordinary email, got %s", m.To, m.MessageID)
 		}
-		if c := strings.Count(p["text/calendar"], "BEGIN:VEVENT"); c != 2*n {
+		if c := strings.Count(p["text/calendar"], "BEGIN:VEVENT"); c != 3*n { // window, anniversary, grace end
 			t.Errorf("%s: %d calendar events for %d renewals", m.To, c, n)
 		}
 	}

@@ -3,21 +3,24 @@ package notify
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/renewald/renewald/renewal"
 )
 
-// ICS returns an RFC 5545 calendar with two all-day events: the renewal window and the grace period.
-// UIDs are stable per partner, specialization and anniversary, so a later reminder updates the same
-// events instead of adding copies.
+// ICS returns an RFC 5545 calendar with three all-day events of the reminder's renewal (issue 26): the
+// renewal window, the anniversary (the window closes) and the last day of grace, each saying what is
+// due and with an alarm seven days before. UIDs are stable per renewal and event, and SEQUENCE grows
+// with each reminder of the renewal (the offset's place among the offsets), so the reminders update
+// the same calendar entries instead of adding copies.
 func (r *Renderer) ICS(rem renewal.Reminder, now time.Time) string {
 	return r.ICSAll([]renewal.Reminder{rem}, now)
 }
 
-// ICSAll returns one calendar holding the window and grace events of every reminder's renewal (a
-// digest), each renewal once.
+// ICSAll returns one calendar holding the events of every reminder's renewal (a digest), each
+// renewal once.
 func (r *Renderer) ICSAll(rems []renewal.Reminder, now time.Time) string {
 	domain := r.messageIDDomain()
 	stamp := now.UTC().Format("20060102T150405Z")
@@ -25,7 +28,7 @@ func (r *Renderer) ICSAll(rems []renewal.Reminder, now time.Time) string {
 	line := func(s string) { b.WriteString(foldICS(s)) }
 	line("BEGIN:VCALENDAR")
 	line("VERSION:2.0")
-	line("PRODID:-//renewald//specialization renewal reminders//EN")
+	line("PRODID:-//Partner renewals//specialization renewal reminders//EN")
 	line("CALSCALE:GREGORIAN")
 	line("METHOD:PUBLISH")
 	seen := map[string]bool{}
@@ -37,27 +40,61 @@ func (r *Renderer) ICSAll(rems []renewal.Reminder, now time.Time) string {
 			continue
 		}
 		seen[key] = true
+		seq := strconv.Itoa(r.sequence(m.Offset))
+		due := "the qualification requirements"
+		switch m.ManualValidation {
+		case renewal.ValidationAudit:
+			due += " and a passed audit"
+		case renewal.ValidationCustomerReferences:
+			due += " and approved customer references"
+		}
 		event := func(kind string, start, endIncl renewal.Date, summary, desc string) {
 			line("BEGIN:VEVENT")
 			line("UID:" + kind + "-" + key + "@" + domain)
+			line("SEQUENCE:" + seq)
 			line("DTSTAMP:" + stamp)
 			line("DTSTART;VALUE=DATE:" + icsDate(start))
 			line("DTEND;VALUE=DATE:" + icsDate(endIncl.AddDays(1)))
 			line("SUMMARY:" + escapeICS(summary))
 			line("DESCRIPTION:" + escapeICS(desc))
 			line("TRANSP:TRANSPARENT")
+			line("BEGIN:VALARM")
+			line("ACTION:DISPLAY")
+			line("TRIGGER;RELATED=START:-P7D")
+			line("DESCRIPTION:" + escapeICS(summary+" in 7 days"))
+			line("END:VALARM")
 			line("END:VEVENT")
 		}
-		what := rem.Specialization + " (" + rem.PartnerName + ")"
-		event("window", m.WindowOpens, m.WindowCloses, "Renewal window: "+what,
-			"The renewal window of "+what+" runs from "+m.WindowOpens.String()+" to the anniversary on "+m.WindowCloses.String()+".")
+		what := rem.Specialization + " specialization of " + rem.PartnerName
+		event("window", m.WindowOpens, m.WindowCloses, "Renewal window: "+rem.Specialization+" ("+rem.PartnerName+")",
+			"The renewal window of the "+what+" runs from "+m.WindowOpens.String()+" to the anniversary on "+m.WindowCloses.String()+
+				". Due: "+due+". Check the status in Partner Center.")
+		grace := ""
 		if m.GraceEnds.After(m.WindowCloses) {
-			event("grace", m.WindowCloses.AddDays(1), m.GraceEnds, "Grace period: "+what,
-				"Last days to meet the renewal requirements of "+what+"; the grace period ends on "+m.GraceEnds.String()+".")
+			grace = " A grace period follows to " + m.GraceEnds.String() + "."
+		}
+		event("anniversary", m.WindowCloses, m.WindowCloses, rem.Specialization+" ("+rem.PartnerName+"): renewal window closes",
+			"The anniversary of the "+what+": the renewal window closes today. Due by now: "+due+"."+grace)
+		if m.GraceEnds.After(m.WindowCloses) {
+			event("grace", m.GraceEnds, m.GraceEnds, rem.Specialization+" ("+rem.PartnerName+"): grace period ends",
+				"The last day of the grace period of the "+what+". Due by today: "+due+
+					". If it is not renewed, the specialization lapses tomorrow, and earning it again means applying anew.")
 		}
 	}
 	line("END:VCALENDAR")
 	return b.String()
+}
+
+// sequence is the SEQUENCE of the events a reminder at offset sends: its place among the offsets, so
+// each later reminder of a renewal replaces what the earlier ones put in the calendar.
+func (r *Renderer) sequence(offset int) int {
+	n := 0
+	for _, o := range r.Rules.OffsetsDays {
+		if o < offset {
+			n++
+		}
+	}
+	return n
 }
 
 func icsDate(d renewal.Date) string { return strings.ReplaceAll(d.String(), "-", "") }

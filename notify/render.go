@@ -26,7 +26,16 @@ type Renderer struct {
 	ReplyTo          *mail.Address  // nil: no Reply-To header
 	Location         *time.Location // the zone whose date is "today" when a message is written
 	PartnerCenterURL string         // linked in every email where the partner checks its status; "" hides it
+	Organisation     string         // who runs the reminders: signs every email ("" : "The partner renewals team")
+	Contact          string         // an address or https URL where admins tell the team something; "" : none
+	ScoresStaleDays  int            // capability scores older than this count as unknown; 0: 45
 }
+
+// DefaultSignature signs the emails when no organisation is configured.
+const DefaultSignature = "The partner renewals team"
+
+// defaultScoresStaleDays is renewal.scores_stale_days when a Renderer leaves it 0.
+const defaultScoresStaleDays = 45
 
 // EmailData is what the templates see. Every date-relative figure counts from SentOn, the day the
 // message is written (R12); none is negative.
@@ -71,6 +80,25 @@ type EmailData struct {
 	DaysToDeadline        int          // days from SentOn to Deadline (0 once passed)
 	PartnerCenterURL      string       // where the partner checks its status; "" hides the link
 	Bar                   Bar          // the picture of the renewal from lead-in to grace end, the send day marked
+
+	// Issue 26: what to do now, honest scores, and who writes.
+	Greeting        string      // "Hello Ada," or "Hello," without a name
+	SpecPhrase      string      // the specialization named as one: "Service (Business Applications) specialization"
+	Qual            string      // attained, at-risk, unknown or stale (renewal.QualState)
+	Steps           []Step      // one to three, most urgent first
+	ScoreLines      []ScoreLine // every qualifying designation as the scores on file show it
+	ScoresAsOf      string      // the day the counted scores describe (the oldest of them), "" without any
+	ScoresStaleDays int
+	Last            bool     // no later reminder of this renewal follows
+	Organisation    string   // the signature
+	TellWhom        string   // who an admin tells of a renewal when there is no contact: the organisation
+	Contact         string   // where to tell the team something; "" : none
+	ContactURL      string   // Contact as a link: the https URL or a mailto: URL
+	ReplyTo         string   // the Reply-To address, "" when replies are not read
+	RecipientRole   string   // the recipient role the recipient holds ("Global admin"), "" when unknown
+	CoRecipients    []string // the others at the partner this reminder goes to: names, else addresses
+	SubjectLine     string   // the subject the embedded template writes (subject.go)
+	NextShort       string   // the first step in a few words ("audit due"), for a digest's summary line
 }
 
 // Data assembles the template data of a reminder written at now: its stage and day counts follow
@@ -86,7 +114,22 @@ func (r *Renderer) Data(rem renewal.Reminder, now time.Time) (EmailData, error) 
 		return EmailData{}, fmt.Errorf("reminder %d: its window dates are not worked out (renewal.Rules.Complete)", rem.OutboxID)
 	}
 	on := renewal.DateOf(now, r.Location)
-	q := r.Catalog.Qualify(spec, rem.Scores)
+	staleDays := r.ScoresStaleDays
+	if staleDays <= 0 {
+		staleDays = defaultScoresStaleDays
+	}
+	var current []renewal.CapabilityScore
+	staleOnes := map[string]renewal.CapabilityScore{}
+	for _, sc := range rem.Scores {
+		if sc.StaleOn(on, staleDays) {
+			staleOnes[sc.Designation] = sc
+			continue
+		}
+		current = append(current, sc)
+	}
+	q := r.Catalog.Qualify(spec, current)
+	staleQ := r.Catalog.Qualify(spec, rem.Scores) // which designations the old scores cover
+	qual := renewal.QualStateOf(q, len(staleQ.Assessments) > len(q.Assessments))
 	mv := m.ManualValidation
 	stage := m.StageOn(on)
 	d := EmailData{
@@ -108,23 +151,63 @@ func (r *Renderer) Data(rem renewal.Reminder, now time.Time) (EmailData, error) 
 		SpecValidation: string(spec.Validation), SpecValidationLabel: spec.Validation.Label(),
 		Designations: spec.Designations, ScoresKnown: q.Known, Qualified: q.Qualified, AtRisk: q.AtRisk(),
 		Assessments: q.Assessments, UnknownDesignations: q.Unknown, PartnerCenterURL: r.PartnerCenterURL,
+		Greeting: "Hello,", SpecPhrase: specPhrase(spec.Name, spec.Area), Qual: string(qual),
+		ScoresStaleDays: staleDays, Organisation: r.Organisation, Contact: r.Contact,
 	}
 	if m.Year%2 == 0 {
 		d.YearKind = "even"
+	}
+	if name := strings.TrimSpace(rem.RecipientName); name != "" {
+		d.Greeting = "Hello " + name + ","
+	}
+	d.TellWhom = d.Organisation
+	if d.Organisation == "" {
+		d.Organisation, d.TellWhom = DefaultSignature, "the partner renewals team"
+	}
+	switch {
+	case strings.HasPrefix(strings.ToLower(d.Contact), "https://"):
+		d.ContactURL = d.Contact
+	case d.Contact != "":
+		if a, err := mail.ParseAddress(d.Contact); err == nil {
+			d.Contact, d.ContactURL = a.Address, "mailto:"+a.Address
+		}
+	}
+	if r.ReplyTo != nil {
+		d.ReplyTo = r.ReplyTo.Address
+	}
+	if len(rem.RecipientRoles) > 0 {
+		d.RecipientRole = rem.RecipientRoles[0]
+	}
+	for _, u := range rem.CoRecipients {
+		if strings.TrimSpace(u.Name) != "" {
+			d.CoRecipients = append(d.CoRecipients, strings.TrimSpace(u.Name))
+		} else {
+			d.CoRecipients = append(d.CoRecipients, u.Email)
+		}
 	}
 	d.Deadline = m.WindowCloses
 	if on.After(m.WindowCloses) {
 		d.Deadline = m.GraceEnds
 	}
 	d.DaysToDeadline = max(on.DaysUntil(d.Deadline), 0)
-	earliest := 0
-	for _, o := range r.Rules.OffsetsDays {
-		earliest = min(earliest, o)
+	earliest, latest := 0, 0
+	for i, o := range r.Rules.OffsetsDays {
+		if i == 0 || o < earliest {
+			earliest = o
+		}
+		if i == 0 || o > latest {
+			latest = o
+		}
 	}
-	d.Bar = renewalBar(m.Renewal, on, earliest)
+	d.Last = m.Offset >= latest
+	d.Bar = renewalBar(m.Renewal, on, min(earliest, 0))
 	if d.ManualValidationDue {
 		d.Requirement = strings.TrimPrefix(mv.Label(), "an ")
 	}
+	d.ScoreLines, d.ScoresAsOf = scoreLines(q, staleQ, current, staleOnes)
+	d.Steps = wordSteps(&d, renewal.NextSteps(renewal.Situation{Stage: stage, ManualValidation: mv, Qual: qual, Last: d.Last}))
+	d.SubjectLine = subjectLine(&d, m.Offset <= earliest)
+	d.NextShort = stepShort[d.Steps[0].Kind]
 	return d, nil
 }
 
@@ -186,7 +269,7 @@ func (r *Renderer) mime(rem renewal.Reminder, messageID string, out templates.Re
 	m.SetBodyString(gomail.TypeTextPlain, out.Text)
 	m.AddAlternativeString(gomail.TypeTextHTML, out.HTML)
 	if err := m.AttachReader(icsName, strings.NewReader(ics),
-		gomail.WithFileContentType("text/calendar; method=PUBLISH")); err != nil {
+		gomail.WithFileContentType("text/calendar; charset=utf-8; method=PUBLISH")); err != nil {
 		return nil, fmt.Errorf("reminder %d: attach calendar: %w", rem.OutboxID, err)
 	}
 	return m, nil
@@ -200,4 +283,57 @@ func (r *Renderer) messageIDDomain() string {
 		}
 	}
 	return "renewald.invalid"
+}
+
+// scoreLines words every qualifying designation as the scores show it (current, old, or none on
+// file), and returns the day the counted scores describe (the oldest of them).
+func scoreLines(q, all renewal.Qualification, current []renewal.CapabilityScore, stale map[string]renewal.CapabilityScore) ([]ScoreLine, string) {
+	asOf := map[string]renewal.Date{}
+	for _, sc := range current {
+		asOf[sc.Designation] = sc.AsOf
+	}
+	judged := map[string]renewal.Assessment{}
+	oldest := renewal.Date{}
+	for _, a := range q.Assessments {
+		judged[a.Designation] = a
+		if d := asOf[a.Designation]; oldest.IsZero() || d.Before(oldest) {
+			oldest = d
+		}
+	}
+	var lines []ScoreLine
+	for _, a := range all.Assessments {
+		if cur, ok := judged[a.Designation]; ok {
+			lines = append(lines, ScoreLine{Designation: a.Designation, Text: assessmentText(cur), AsOf: asOf[a.Designation].String()})
+			continue
+		}
+		l := ScoreLine{Designation: a.Designation, Text: assessmentText(a), Stale: true}
+		for name, sc := range stale {
+			if !sc.AsOf.IsZero() && (name == a.Designation || renewal.NormalizeName(name) == renewal.NormalizeName(a.Designation)) {
+				l.AsOf = sc.AsOf.String()
+			}
+		}
+		lines = append(lines, l)
+	}
+	for _, u := range all.Unknown {
+		lines = append(lines, ScoreLine{Designation: u, Text: "no scores on file"})
+	}
+	if oldest.IsZero() {
+		return lines, ""
+	}
+	return lines, oldest.String()
+}
+
+// assessmentText words one designation's judgement (R9).
+func assessmentText(a renewal.Assessment) string {
+	if a.Attained {
+		return fmt.Sprintf("attained on the %s path (%d points)", a.PathName(), a.Total)
+	}
+	s := fmt.Sprintf("not attained: best path %s with %d points", a.PathName(), a.Total)
+	if a.Short > 0 {
+		s += fmt.Sprintf(", %d short of 70", a.Short)
+	}
+	if len(a.Missing) > 0 {
+		s += "; no points yet in " + strings.Join(a.MissingLabels(), ", ")
+	}
+	return s
 }

@@ -60,6 +60,8 @@ type Reminder struct {
 	Attempts       int       // attempts so far, this one included once claimed
 	FirstAttemptAt time.Time // when it was first attempted (zero before)
 	Scores         []CapabilityScore
+	RecipientRoles []string // the recipient roles (R8) the recipient holds at the partner, as imported
+	CoRecipients   []User   // the others at the partner the same reminder goes to (Email, Name; no Roles)
 }
 
 // MessageID returns the stable Message-ID of the reminder keyed by (enrollment, anniversary, offset,

@@ -18,6 +18,14 @@ type CapabilityScore struct {
 	Designation string         // canonical designation name
 	Enterprise  map[string]int // metric → points
 	SMB         map[string]int
+	AsOf        Date // the day the scores describe; zero when not recorded (imported before issue 26)
+}
+
+// StaleOn reports whether the score is too old to judge on day on: older than staleDays, or of an
+// unrecorded day. A stale score counts as unknown (issue 26): it makes no designation attained and
+// no renewal at risk.
+func (s CapabilityScore) StaleOn(on Date, staleDays int) bool {
+	return s.AsOf.IsZero() || s.AsOf.DaysUntil(on) > staleDays
 }
 
 // Assessment is the judgement of one designation's capability score.

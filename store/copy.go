@@ -17,7 +17,7 @@ var copyTables = []struct {
 	{"users", "partner_id, email, name", "partner_id, email"},
 	{"user_roles", "partner_id, email, role, role_key", "partner_id, email, role_key"},
 	{"enrollments", "id, partner_id, specialization, attained_on, anniversary_md, status, arriving", "id"},
-	{"capability_scores", "partner_id, designation, enterprise, smb", "partner_id, designation"},
+	{"capability_scores", "partner_id, designation, enterprise, smb, as_of", "partner_id, designation"},
 	{"outbox", "id, enrollment_id, anniversary_on, renewal_year, manual_validation, offset_days, due_on, recipient, " +
 		"status, attempts, next_attempt_at, lease_until, last_error, subject, message_id, created_at, updated_at, sent_at, claim_token, " +
 		"first_attempt_at", "id"},

@@ -133,12 +133,12 @@ func TestCountsMigrationCountsExistingRows(t *testing.T) {
 			DROP TABLE outbox_counts; DROP TABLE anniversary_counts;
 			DROP TABLE renewal_risks; DROP TABLE renewal_risks_state; DROP TABLE import_state;
 			ALTER TABLE scan_state DROP COLUMN zone; ALTER TABLE scan_state DROP COLUMN scanned_at;
-			DELETE FROM schema_migrations WHERE version IN (8, 9, 10, 11, 12)`
+			ALTER TABLE capability_scores DROP COLUMN as_of; DELETE FROM schema_migrations WHERE version IN (8, 9, 10, 11, 12, 13)`
 		if engine == Postgres {
 			undo = `DROP TRIGGER outbox_counts_delete ON outbox;
 				DROP TRIGGER outbox_counts_update ON outbox; DROP FUNCTION outbox_counts_delete, outbox_counts_update; DROP TABLE outbox_counts, outbox_count_deltas, anniversary_counts, renewal_risks, renewal_risks_state, import_state;
 				ALTER TABLE scan_state DROP COLUMN zone, DROP COLUMN scanned_at;
-				DELETE FROM schema_migrations WHERE version IN (8, 9, 10, 11, 12)`
+				ALTER TABLE capability_scores DROP COLUMN as_of; DELETE FROM schema_migrations WHERE version IN (8, 9, 10, 11, 12, 13)`
 		}
 		if _, err := db.db.ExecContext(ctx, undo); err != nil {
 			t.Fatal(err)

@@ -42,6 +42,7 @@ type ImportWriter struct {
 	tx    *rebindTx
 	st    map[string]*sqlx.Stmt
 	ts    string
+	today renewal.Date // the day of the import (UTC): the as_of of scores given without one
 	dry   bool
 	res   ImportResult
 	ord   int64
@@ -94,7 +95,7 @@ func (s *DB) ImportStream(ctx context.Context, now time.Time, opt ImportOptions,
 	var res ImportResult
 	var fnErr error
 	err := s.inTx(ctx, func(tx *rebindTx) error {
-		w := &ImportWriter{ctx: ctx, tx: tx, ts: formatTime(now), dry: opt.DryRun}
+		w := &ImportWriter{ctx: ctx, tx: tx, ts: formatTime(now), today: renewal.DateOf(now, time.UTC), dry: opt.DryRun}
 		if err := s.createStaging(ctx, tx); err != nil {
 			return err
 		}
@@ -200,7 +201,7 @@ var importStatements = map[string]string{
 	"cancelReplaced": `UPDATE outbox SET status = 'cancelled', last_error = ?, updated_at = ?
 		WHERE enrollment_id = ? AND status IN ('pending', 'no_recipients')`,
 	"clearScores": `DELETE FROM capability_scores WHERE partner_id = ?`,
-	"score": `INSERT INTO capability_scores (partner_id, designation, enterprise, smb) VALUES (?, ?, ?, ?)
+	"score": `INSERT INTO capability_scores (partner_id, designation, enterprise, smb, as_of) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 	"stageOutcome": `INSERT INTO import_outcomes (ord, partner_id, specialization, anniversary_on, renewed_on, at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -370,7 +371,11 @@ func (w *ImportWriter) Enrollment(e renewal.Enrollment) (dup, activeTaken bool, 
 
 // Score implements importer.Sink.
 func (w *ImportWriter) Score(partnerID string, sc renewal.CapabilityScore) (bool, error) {
-	n, err := w.exec("score", partnerID, sc.Designation, metricsJSON(sc.Enterprise), metricsJSON(sc.SMB))
+	asOf := sc.AsOf
+	if asOf.IsZero() {
+		asOf = w.today // an entry without its day describes the day of the import (issue 26)
+	}
+	n, err := w.exec("score", partnerID, sc.Designation, metricsJSON(sc.Enterprise), metricsJSON(sc.SMB), asOf.String())
 	if err != nil {
 		return false, err
 	}

@@ -390,7 +390,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, today renewal.Date, l
 		for i := range out {
 			out[i].Scores = scores[out[i].PartnerID]
 		}
-		return nil
+		return loadPeople(ctx, tx, out, o.RoleKeys)
 	})
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("claim outbox: %w", err)
@@ -532,7 +532,65 @@ func (o *Outbox) reminders(ctx context.Context, ids []int64) ([]renewal.Reminder
 	for i := range out {
 		out[i].Scores = scores[out[i].PartnerID]
 	}
+	if err := loadPeople(ctx, o.DB.db, out, o.RoleKeys); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// loadPeople adds to each reminder the recipient roles its recipient holds and the others at the
+// partner the same reminder goes to (its rows of the same enrollment, anniversary and offset that are
+// waiting or sent), which the email's footer names (issue 26).
+func loadPeople(ctx context.Context, q sqlx.QueryerContext, rems []renewal.Reminder, roleKeys []string) error {
+	if len(rems) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(rems))
+	at := make(map[int64]int, len(rems))
+	for i, r := range rems {
+		ids[i], at[r.OutboxID] = r.OutboxID, i
+	}
+	if len(roleKeys) > 0 {
+		query, args, err := sqlx.In(`SELECT o.id, r.role FROM outbox o JOIN enrollments e ON e.id = o.enrollment_id
+			JOIN user_roles r ON r.partner_id = e.partner_id AND r.email = o.recipient
+			WHERE o.id IN (?) AND r.role_key IN (?) ORDER BY o.id, r.role_key`, ids, roleKeys)
+		if err != nil {
+			return err
+		}
+		var roles []struct {
+			ID   int64  `db:"id"`
+			Role string `db:"role"`
+		}
+		if err := sqlx.SelectContext(ctx, q, &roles, query, args...); err != nil {
+			return fmt.Errorf("load recipient roles: %w", err)
+		}
+		for _, r := range roles {
+			rem := &rems[at[r.ID]]
+			rem.RecipientRoles = append(rem.RecipientRoles, r.Role)
+		}
+	}
+	query, args, err := sqlx.In(`SELECT o.id, p.recipient, coalesce(u.name, '') AS name FROM outbox o
+		JOIN outbox p ON p.enrollment_id = o.enrollment_id AND p.anniversary_on = o.anniversary_on
+			AND p.offset_days = o.offset_days AND p.recipient <> o.recipient
+		JOIN enrollments e ON e.id = o.enrollment_id
+		LEFT JOIN users u ON u.partner_id = e.partner_id AND u.email = p.recipient
+		WHERE o.id IN (?) AND p.status IN ('pending', 'sending', 'sent') ORDER BY o.id, p.recipient`, ids)
+	if err != nil {
+		return err
+	}
+	var others []struct {
+		ID        int64  `db:"id"`
+		Recipient string `db:"recipient"`
+		Name      string `db:"name"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &others, query, args...); err != nil {
+		return fmt.Errorf("load co-recipients: %w", err)
+	}
+	for _, o := range others {
+		rem := &rems[at[o.ID]]
+		rem.CoRecipients = append(rem.CoRecipients, renewal.User{Email: o.Recipient, Name: o.Name})
+	}
+	return nil
 }
 
 // DigestGroup returns the reminders a row would go out with when digests are on: the rows to the same
@@ -603,7 +661,7 @@ func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]
 	for id := range partners {
 		ids = append(ids, id)
 	}
-	query, args, err := sqlx.In(`SELECT partner_id, designation, enterprise, smb FROM capability_scores
+	query, args, err := sqlx.In(`SELECT partner_id, designation, enterprise, smb, as_of FROM capability_scores
 		WHERE partner_id IN (?) ORDER BY partner_id, designation`, ids)
 	if err != nil {
 		return nil, err
@@ -616,10 +674,17 @@ func loadScores(ctx context.Context, q sqlx.QueryerContext, partners map[string]
 	defer rows.Close()
 	for rows.Next() {
 		var partner string
-		var ent, smb sql.NullString
+		var ent, smb, asOf sql.NullString
 		sc := renewal.CapabilityScore{}
-		if err := rows.Scan(&partner, &sc.Designation, &ent, &smb); err != nil {
+		if err := rows.Scan(&partner, &sc.Designation, &ent, &smb, &asOf); err != nil {
 			return nil, fmt.Errorf("load scores: %w", err)
+		}
+		if asOf.Valid { // NULL: imported before the day was recorded; the zero date counts as stale
+			d, err := renewal.ParseDate(asOf.String)
+			if err != nil {
+				return nil, fmt.Errorf("scores of %s: as_of: %w", partner, err)
+			}
+			sc.AsOf = d
 		}
 		for _, f := range []struct {
 			src sql.NullString

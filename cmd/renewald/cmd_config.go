@@ -46,6 +46,9 @@ func (m *Main) cmdConfig(_ context.Context, args []string) error {
 			return err
 		}
 	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(m.Stderr, "warning: %s\n", w)
+	}
 	src := cfg.File()
 	if src == "" {
 		src = "built-in defaults"
@@ -80,7 +83,8 @@ func (m *Main) renderSamples(cfg config.Config, tmpl *templates.Set) error {
 	}
 	rules := cfg.Rules()
 	r := &notify.Renderer{Templates: tmpl, Catalog: cat, Rules: rules, From: from, Location: cfg.Location(),
-		PartnerCenterURL: cfg.Mail.PartnerCenterURL}
+		PartnerCenterURL: cfg.Mail.PartnerCenterURL, Organisation: cfg.Mail.Organisation, Contact: cfg.Mail.Contact,
+		ScoresStaleDays: cfg.Renewal.ScoresStaleDays}
 	kinds := map[renewal.Validation]*renewal.Specialization{}
 	for _, sp := range cat.Specializations() {
 		if kinds[sp.Validation] == nil {
@@ -118,12 +122,22 @@ func (m *Main) renderSamples(cfg config.Config, tmpl *templates.Set) error {
 			if !ok {
 				continue
 			}
-			for _, scores := range scoreSets {
+			for si, scores := range append(scoreSets, scored) { // the last: scored, undated (stale)
+				stale := si == len(scoreSets)
 				var rems []renewal.Reminder
 				for _, o := range days {
+					// Current scores (dated the send day), so the attained and at-risk branches render
+					// too; scores without a date render the stale branch.
+					dated := make([]renewal.CapabilityScore, len(scores))
+					for i, sc := range scores {
+						if !stale {
+							sc.AsOf = rn.Anniversary.AddDays(o)
+						}
+						dated[i] = sc
+					}
 					rem := renewal.Reminder{OutboxID: 1, PartnerID: "0000000", PartnerName: "Sample Partner", Specialization: spec.Name,
 						AttainedOn: attained, Milestone: renewal.Milestone{Renewal: rn, Offset: o, DueOn: rn.Anniversary.AddDays(o)},
-						Recipient: "admin@example.com", RecipientName: "Sample Admin", MessageID: "<sample@renewald.invalid>", Scores: scores}
+						Recipient: "admin@example.com", RecipientName: "Sample Admin", MessageID: "<sample@renewald.invalid>", Scores: dated}
 					at := rem.Milestone.DueOn.Time(cfg.Location()).Add(6 * time.Hour)
 					if _, err := r.Render(rem, at); err != nil {
 						return fmt.Errorf("a sample %s reminder sent %+d days from the anniversary: %w", spec.Name, o, err)

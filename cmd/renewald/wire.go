@@ -83,7 +83,8 @@ func (m *Main) newAppWith(ctx context.Context, cfg config.Config, open func(cont
 		outbox: &store.Outbox{DB: db, RoleKeys: roles.Keys(), Lease: time.Duration(cfg.Mail.LeaseSeconds) * time.Second,
 			Digest: cfg.Mail.Digest},
 		renderer: &notify.Renderer{Templates: tmpl, Catalog: cat, Rules: rules, From: from, ReplyTo: replyTo,
-			Location: cfg.Location(), PartnerCenterURL: cfg.Mail.PartnerCenterURL},
+			Location: cfg.Location(), PartnerCenterURL: cfg.Mail.PartnerCenterURL,
+			Organisation: cfg.Mail.Organisation, Contact: cfg.Mail.Contact, ScoresStaleDays: cfg.Renewal.ScoresStaleDays},
 	}
 	a.scanner = &scheduler.Scanner{DB: db, Rules: rules, Catalog: cat, Roles: roles, MessageIDDomain: domain,
 		Logger: m.logger, Location: cfg.Location(), DryRunOut: m.Stdout}

@@ -64,6 +64,7 @@ type RenewalConfig struct {
 	OffsetsDays           []int    `toml:"offsets_days"`
 	RecipientRoles        []string `toml:"recipient_roles"`
 	CatalogFile           string   `toml:"catalog_file"`
+	ScoresStaleDays       int      `toml:"scores_stale_days"` // older capability scores count as unknown (issue 26)
 }
 
 // MailConfig is [mail].
@@ -80,12 +81,18 @@ type MailConfig struct {
 	TemplatesDir       string      `toml:"templates_dir"`
 	Digest             bool        `toml:"digest"`
 	ReplyTo            string      `toml:"reply_to"`
+	Organisation       string      `toml:"organisation"` // who runs the reminders: signs every email
+	Contact            string      `toml:"contact"`      // an address or https URL where admins tell the team something
 	MaxPerMinute       int         `toml:"max_per_minute"`
 	MaxPerDay          int         `toml:"max_per_day"`
 	PartnerCenterURL   string      `toml:"partner_center_url"`
 	SMTP               SMTPConfig  `toml:"smtp"`
 	Graph              GraphConfig `toml:"graph"`
 }
+
+// DefaultScoresStaleDays is renewal.scores_stale_days: capability scores older than this count as
+// unknown in reminders.
+const DefaultScoresStaleDays = 45
 
 // DefaultPartnerCenterURL is where partners check their specializations.
 const DefaultPartnerCenterURL = "https://partner.microsoft.com/dashboard/v2/membership/advancedspecialization"
@@ -163,6 +170,7 @@ func Default() Config {
 			GracePeriodDays:       r.GracePeriodDays,
 			OffsetsDays:           r.OffsetsDays,
 			RecipientRoles:        renewal.DefaultRecipientRoles(),
+			ScoresStaleDays:       DefaultScoresStaleDays,
 		},
 		Mail: MailConfig{
 			Transport:          "smtp",
@@ -321,6 +329,9 @@ func (c Config) Validate() error {
 	if len(c.Renewal.RecipientRoles) == 0 {
 		bad("renewal.recipient_roles", "[]", "must name at least one role")
 	}
+	if c.Renewal.ScoresStaleDays < 1 || c.Renewal.ScoresStaleDays > 3660 {
+		bad("renewal.scores_stale_days", c.Renewal.ScoresStaleDays, "out of range 1..3660")
+	}
 	m := c.Mail
 	if m.Transport != "smtp" && m.Transport != "graph" && m.Transport != "file" {
 		bad("mail.transport", fmt.Sprintf("%q", m.Transport), `must be "smtp", "graph" or "file"`)
@@ -357,6 +368,14 @@ func (c Config) Validate() error {
 		if _, err := ParseAddress(m.ReplyTo); err != nil {
 			bad("mail.reply_to", fmt.Sprintf("%q", m.ReplyTo), err.Error())
 		}
+	}
+	if m.Contact != "" {
+		if err := checkContact(m.Contact); err != nil {
+			bad("mail.contact", fmt.Sprintf("%q", m.Contact), err.Error())
+		}
+	}
+	if strings.ContainsAny(m.Organisation, "\r\n") {
+		bad("mail.organisation", fmt.Sprintf("%q", m.Organisation), "must be one line")
 	}
 	if m.MaxPerMinute > 0 && 60/float64(m.MaxPerMinute) >= float64(m.LeaseSeconds)/2 {
 		bad("mail.lease_seconds", m.LeaseSeconds, fmt.Sprintf("must be more than twice the %.0f s between two messages at max_per_minute = %d", 60/float64(m.MaxPerMinute), m.MaxPerMinute))
@@ -491,6 +510,27 @@ func (c Config) Catalog() (*renewal.Catalog, error) {
 		return nil, fmt.Errorf("renewal.catalog_file %s: %w", c.Renewal.CatalogFile, err)
 	}
 	return cat, nil
+}
+
+// checkContact accepts an email address (a bare one, or with a display name) or an https URL.
+func checkContact(s string) error {
+	if strings.HasPrefix(strings.ToLower(s), "https://") {
+		return checkURL(s, false)
+	}
+	if _, err := ParseAddress(s); err != nil {
+		return fmt.Errorf("neither an email address nor an https URL: %w", err)
+	}
+	return nil
+}
+
+// Warnings returns what config check reports without refusing the file: settings that work but that
+// a reader of the emails would notice (issue 26: unsigned emails).
+func (c Config) Warnings() []string {
+	var w []string
+	if strings.TrimSpace(c.Mail.Organisation) == "" {
+		w = append(w, `mail.organisation is empty: reminders are signed "The partner renewals team"; set it to who runs them, e.g. "Contoso Partner Programme"`)
+	}
+	return w
 }
 
 // checkURL accepts an absolute https URL (http only to a loopback host when loopbackHTTP is set)

@@ -54,6 +54,11 @@ func TestConfigErrors(t *testing.T) {
 		{"syntax", "[schedule\ncron = 1\n", ".toml:2:"},
 		{"wrong type", "[schedule]\ncatch_up_days = \"seven\"\n", "catch_up_days"},
 		{"bad reply_to", "[mail]\nreply_to = \"nobody\"\n", "mail.reply_to"},
+		{"reply_to a URL", "[mail]\nreply_to = \"https://example.com/contact\"\n", "mail.reply_to"},
+		{"contact neither address nor https", "[mail]\ncontact = \"call Ada\"\n", "mail.contact"},
+		{"contact over http", "[mail]\ncontact = \"http://example.com/renewed\"\n", "mail.contact"},
+		{"organisation on two lines", "[mail]\norganisation = \"A\\nB\"\n", "mail.organisation"},
+		{"scores_stale_days zero", "[renewal]\nscores_stale_days = 0\n", "renewal.scores_stale_days"},
 		{"negative max_per_day", "[mail]\nmax_per_day = -1\n", "mail.max_per_day"},
 		{"negative max_per_minute", "[mail]\nmax_per_minute = -5\n", "mail.max_per_minute"},
 		{"partner_center_url not https", "[mail]\npartner_center_url = \"javascript:alert(1)\"\n", "mail.partner_center_url"},
@@ -182,5 +187,27 @@ func TestFieldErrors(t *testing.T) {
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Key != "schedule.cron" || !strings.HasPrefix(err.Error(), p+`: schedule.cron = "0 6 30 2 *": `) {
 		t.Errorf("schedule that never fires: %v", err)
+	}
+}
+
+// TestSignatureKeys (issue 26): organisation, reply_to and contact load; an empty organisation is a
+// warning, not an error; contact takes an address or an https URL.
+func TestSignatureKeys(t *testing.T) {
+	if w := Default().Warnings(); len(w) != 1 || !strings.Contains(w[0], "mail.organisation") {
+		t.Errorf("defaults warn %q, want one warning naming mail.organisation", w)
+	}
+	for _, contact := range []string{"renewals@contoso.example", "Partner Team <team@contoso.example>", "https://contoso.example/renewed"} {
+		p := filepath.Join(t.TempDir(), "c.toml")
+		os.WriteFile(p, []byte("[mail]\norganisation = \"Contoso Partner Programme\"\nreply_to = \"team@contoso.example\"\ncontact = \""+contact+"\"\n"), 0o600)
+		cfg, err := Load(p)
+		if err != nil {
+			t.Fatalf("contact %q: %v", contact, err)
+		}
+		if cfg.Mail.Organisation != "Contoso Partner Programme" || cfg.Mail.Contact != contact || len(cfg.Warnings()) != 0 {
+			t.Errorf("loaded %+v, warnings %q", cfg.Mail, cfg.Warnings())
+		}
+		if cfg.Renewal.ScoresStaleDays != 45 {
+			t.Errorf("scores_stale_days %d, want the default 45", cfg.Renewal.ScoresStaleDays)
+		}
 	}
 }
