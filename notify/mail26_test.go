@@ -44,7 +44,7 @@ var (
 	dateRe    = regexp.MustCompile(`\d{4}-\d{2}-\d{2}`)
 	stepWords = []string{"No action needed", "Regain designation", "Check qualification", "Audit due", "Customer references due",
 		"Window opens", "Window closes", "Grace period ends", "Opens today", "Anniversary", "Grace ends", "Last day", "References by", "Check by",
-		"No action: renews"}
+		"No action: renews", "Regain by", "Audit by"}
 )
 
 // mailRenderer is the renderer of an operator who set the three [mail] keys of issue 26.

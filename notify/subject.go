@@ -51,7 +51,9 @@ func subjectLine(d *EmailData, firstOffset bool) string {
 		}
 	}
 	candidates := []string{prefix + long + " — " + spec + tail}
-	if event {
+	if event || renewal.Stage(d.Stage) != renewal.StageEarly {
+		// Without the day count, the step still leads: only the two early reminders (−120, −90)
+		// share a head and need their tail (or the short heads) to differ.
 		candidates = append(candidates, prefix+long+" — "+spec)
 	}
 	candidates = append(candidates, prefix+shortHead(d, first, firstOffset)+" — "+spec)
@@ -99,6 +101,10 @@ func shortHead(d *EmailData, k renewal.StepKind, firstOffset bool) string {
 			return "Check by " + d.Deadline.String()
 		case renewal.StepReferences:
 			return "References by " + d.Deadline.String()
+		case renewal.StepRegain:
+			return "Regain by " + d.Deadline.String()
+		case renewal.StepAudit:
+			return "Audit by " + d.Deadline.String()
 		}
 		return stepHead(d, k)
 	case renewal.StageWindowOpen:

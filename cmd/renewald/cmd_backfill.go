@@ -23,7 +23,7 @@ func (m *Main) cmdBackfill(ctx context.Context, args []string) error {
 		return err
 	}
 	if from.IsZero() || to.IsZero() {
-		return usageErrorf("usage: renewald backfill --from DATE --to DATE [--dry-run] [--record-only]")
+		return usageErrorf("usage: renewald backfill --from DATE --to DATE [--dry-run [--json]] [--record-only]")
 	}
 	if to.Before(from.Date) {
 		return usageErrorf("--to %s is before --from %s", to.Date, from.Date)
