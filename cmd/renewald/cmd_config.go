@@ -42,7 +42,11 @@ func (m *Main) cmdConfig(_ context.Context, args []string) error {
 		}
 	}
 	if cfg.Database.Driver == "postgres" {
-		if _, err := m.databaseDSN(cfg); err != nil { // reads the DSN file, shows nothing of it
+		dsn, err := m.databaseDSN(cfg) // reads the DSN file, shows nothing of it
+		if err != nil {
+			return err
+		}
+		if err := m.checkDSN(cfg, dsn); err != nil {
 			return err
 		}
 	}
