@@ -55,7 +55,7 @@ func (m *Main) cmdConfig(_ context.Context, args []string) error {
 		src = "built-in defaults"
 	}
 	fmt.Fprintf(m.Stdout, "config ok: %s (database %s, schedule %q in %s, mail via %s)\n",
-		src, m.databaseName(cfg), cfg.Schedule.Cron, cfg.Schedule.Timezone, cfg.Mail.Transport)
+		src, m.databaseName(cfg), cfg.Schedule.Cron, cfg.Schedule.Timezone, transportWords(cfg))
 	return nil
 }
 
