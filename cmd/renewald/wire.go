@@ -133,7 +133,8 @@ func (m *Main) smtpTransport(cfg config.Config) (*notify.SMTP, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc.OAuth2 = &notify.OAuth2Config{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: secret, Certificate: cert, Scopes: o.Scopes}
+		sc.OAuth2 = &notify.OAuth2Config{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: secret, Certificate: cert, Scopes: o.Scopes,
+			RootCAs: m.RootCAs}
 	}
 	t, err := notify.NewSMTP(sc)
 	if err != nil {
@@ -151,7 +152,7 @@ func (m *Main) graphTransport(cfg config.Config) (*notify.Graph, error) {
 		return nil, err
 	}
 	gc := graphConfig(cfg)
-	gc.ClientSecret, gc.Certificate, gc.Now = secret, cert, m.Now
+	gc.ClientSecret, gc.Certificate, gc.Now, gc.RootCAs = secret, cert, m.Now, m.RootCAs
 	t, err := notify.NewGraph(gc)
 	if err != nil {
 		return nil, asUsage(err)
