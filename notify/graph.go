@@ -2,7 +2,7 @@ package notify
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -43,8 +43,9 @@ type GraphConfig struct {
 	Certificate   *ClientCertificate // the certificate credential, instead of the secret
 	Mailbox       string             // the sending mailbox: UPN or object ID
 	// HTTPClient, when set, carries every request (tests inject one trusting their CA); default: TLS
-	// 1.2 at least with the system roots (SSL_CERT_FILE) and Timeout.
+	// 1.2 at least trusting RootCAs and Timeout. Either way no redirect is followed.
 	HTTPClient *http.Client
+	RootCAs    *x509.CertPool   // nil: the system roots (SSL_CERT_FILE)
 	Timeout    time.Duration    // per request; default 30 s
 	Now        func() time.Time // token expiry and Retry-After; default time.Now
 }
@@ -79,13 +80,7 @@ func NewGraph(cfg GraphConfig) (*Graph, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
-			ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
-		}}
-	}
+	hc := httpClient(cfg.HTTPClient, cfg.Timeout, cfg.RootCAs)
 	graph := strings.TrimRight(cfg.GraphEndpoint, "/")
 	g := &Graph{cfg: cfg, http: hc,
 		sendURL: graph + "/v1.0/users/" + url.PathEscape(cfg.Mailbox) + "/sendMail"}
@@ -204,14 +199,22 @@ func (g *Graph) post(ctx context.Context, token, body string) (graphReply, http.
 	return rep, resp.Header, nil
 }
 
-// answer classes Graph's answer to sendMail: nil for 2xx (202 Accepted), else a *SendError.
+// answer classes Graph's answer to sendMail: nil for 202 Accepted, the only answer that means
+// Graph took the message, else a *SendError.
 func (g *Graph) answer(rep graphReply, hdr http.Header) error {
-	if rep.Status >= 200 && rep.Status < 300 {
+	if rep.Status == http.StatusAccepted {
 		return nil
 	}
 	reply := "graph sendMail as " + g.cfg.Mailbox + ": " + rep.String()
 	se := &SendError{Reply: reply}
 	switch s := rep.Status; {
+	case isRedirect(s):
+		// Not followed: the message and the token go to the configured endpoint only.
+		se.Temporary, se.NoAttempt, se.StopBatch, se.Kind = true, true, true, KindConfig
+		se.Reply += " from " + redactURL(g.sendURL) + " (a redirect: not followed; check mail.graph.graph_endpoint and any proxy in between)"
+	case s >= 200 && s < 300:
+		se.Temporary = true
+		se.Reply += " (not 202 Accepted: the message is not known to be taken)"
 	case s == http.StatusBadRequest && rep.Code == "ErrorInvalidRecipients":
 		// the recipient's fault: permanent for this message
 	case s == http.StatusForbidden:

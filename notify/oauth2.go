@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,9 +26,11 @@ type OAuth2Config struct {
 	// Certificate, when set, authenticates the client with a signed assertion instead of the secret.
 	Certificate *ClientCertificate
 	Scopes      []string
-	// HTTPClient, when set, is used for the token endpoint (default: http.DefaultClient with Timeout).
+	// HTTPClient, when set, is used for the token endpoint (default: TLS 1.2 at least, RootCAs,
+	// Timeout); either way no redirect is followed.
 	HTTPClient *http.Client
-	Timeout    time.Duration // per token request; default 30 s
+	RootCAs    *x509.CertPool // trusted for an https token URL; nil: the system's (SSL_CERT_FILE)
+	Timeout    time.Duration  // per token request; default 30 s
 }
 
 // tokenRefreshMargin is how long before its expiry a cached token stops being used.
@@ -53,14 +56,11 @@ type tokenCache struct {
 }
 
 func newTokenCache(c OAuth2Config, now func() time.Time) *tokenCache {
-	hc := c.HTTPClient
-	if hc == nil {
-		timeout := c.Timeout
-		if timeout <= 0 {
-			timeout = 30 * time.Second
-		}
-		hc = &http.Client{Timeout: timeout}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
 	}
+	hc := httpClient(c.HTTPClient, timeout, c.RootCAs)
 	return &tokenCache{
 		cfg: clientcredentials.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: c.TokenURL,
 			Scopes: c.Scopes, AuthStyle: oauth2.AuthStyleInParams},
@@ -159,7 +159,9 @@ func (c *tokenCache) describe(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		msg := "HTTP " + re.Response.Status
-		if re.ErrorCode != "" {
+		if isRedirect(re.Response.StatusCode) {
+			msg += " (a redirect: not followed, the credential goes to the configured endpoint only)"
+		} else if re.ErrorCode != "" {
 			msg += " (" + oneLineLimit(re.ErrorCode, 80) + ")"
 		}
 		return fmt.Errorf("%w %s: %s", ErrTokenEndpoint, endpoint, msg)

@@ -5,8 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -23,9 +21,18 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("open store: empty PostgreSQL DSN (database.dsn, database.dsn_file or RENEWALD_DATABASE_DSN)")
 	}
+	parsed, err := parseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", name, err)
+	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %s", name, scrub(err, dsn))
+		// pgx quotes the DSN with its own, best-effort redaction: say only what it found wrong.
+		why := "the PostgreSQL driver cannot read it"
+		if inner := errors.Unwrap(err); inner != nil {
+			why += ": " + scrubAll(inner.Error(), append(parsed.passwords(), dsn)...)
+		}
+		return nil, fmt.Errorf("open store %s: %w: %s", name, ErrUnparsableDSN, why)
 	}
 	password := cfg.Password
 	db := sqlx.NewDb(stdlib.OpenDB(*cfg), "pgx")
@@ -43,31 +50,16 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 	return s, nil
 }
 
-var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
-
-// RedactDSN returns dsn with its password replaced by "xxxxx", in URL form
-// (postgres://user:xxxxx@host/db) or key=value form (password=xxxxx), for logs and errors.
-func RedactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.Host+u.Path+u.RawQuery != "" {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
-}
-
 // scrub returns err's text with every occurrence of secret (a password, or a whole DSN) removed:
 // drivers may quote what they were given.
-func scrub(err error, secret string) string {
-	msg := err.Error()
-	if secret != "" {
-		msg = strings.ReplaceAll(msg, secret, "xxxxx")
+func scrub(err error, secret string) string { return scrubAll(err.Error(), secret) }
+
+// scrubAll returns msg with every occurrence of each secret replaced by "xxxxx".
+func scrubAll(msg string, secrets ...string) string {
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, redacted)
+		}
 	}
 	return msg
 }

@@ -42,7 +42,11 @@ func (m *Main) cmdConfig(_ context.Context, args []string) error {
 		}
 	}
 	if cfg.Database.Driver == "postgres" {
-		if _, err := m.databaseDSN(cfg); err != nil { // reads the DSN file, shows nothing of it
+		dsn, err := m.databaseDSN(cfg) // reads the DSN file, shows nothing of it
+		if err != nil {
+			return err
+		}
+		if err := m.checkDSN(cfg, dsn); err != nil {
 			return err
 		}
 	}
@@ -54,7 +58,7 @@ func (m *Main) cmdConfig(_ context.Context, args []string) error {
 		src = "built-in defaults"
 	}
 	fmt.Fprintf(m.Stdout, "config ok: %s (database %s, schedule %q in %s, mail via %s)\n",
-		src, m.databaseName(cfg), cfg.Schedule.Cron, cfg.Schedule.Timezone, cfg.Mail.Transport)
+		src, m.databaseName(cfg), cfg.Schedule.Cron, cfg.Schedule.Timezone, transportWords(cfg))
 	return nil
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -37,15 +36,6 @@ func (m *Main) webHandler(cfg config.Config, a *app, sched cron.Schedule, lastTi
 		return nil, err
 	}
 	return h, nil
-}
-
-// transportWords says how mail goes out, without any secret.
-func transportWords(cfg config.Config) string {
-	if cfg.Mail.Transport == "file" {
-		return "file: one .eml per message in " + cfg.Mail.FileDir
-	}
-	s := cfg.Mail.SMTP
-	return fmt.Sprintf("smtp to %s (%s)", net.JoinHostPort(s.Host, fmt.Sprint(s.Port)), s.TLS)
 }
 
 // startWeb serves the pages from the daemon when web.listen is set; when metrics.listen is the same

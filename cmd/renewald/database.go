@@ -41,6 +41,27 @@ func (m *Main) databaseDSN(cfg config.Config) (string, error) {
 	return "", asUsage(errors.New(`database.driver = "postgres": set database.dsn, database.dsn_file or ` + dsnEnv))
 }
 
+// dsnSource names where databaseDSN finds the DSN, for messages: a key, or the environment variable.
+func (m *Main) dsnSource(cfg config.Config) string {
+	switch db := cfg.Database; {
+	case m.dsnFromEnv != "":
+		return dsnEnv
+	case db.DSN != "":
+		return "database.dsn"
+	case db.DSNFile != "":
+		return "database.dsn_file " + db.DSNFile
+	}
+	return dsnEnv
+}
+
+// checkDSN refuses a DSN that does not parse (exit 2), naming where it came from, never its value.
+func (m *Main) checkDSN(cfg config.Config, dsn string) error {
+	if err := store.CheckDSN(dsn); err != nil {
+		return usageErrorf("%s: unparsable DSN: %w (the value is not shown)", m.dsnSource(cfg), err)
+	}
+	return nil
+}
+
 // databaseName names the configured database for messages: its path, or its DSN without the
 // password.
 func (m *Main) databaseName(cfg config.Config) string {
@@ -60,6 +81,9 @@ func (m *Main) copyToPostgres(ctx context.Context, dsn string) error {
 	cfg, err := m.loadConfig()
 	if err != nil {
 		return err
+	}
+	if err := store.CheckDSN(dsn); err != nil {
+		return usageErrorf("--to-postgres: unparsable DSN: %w (the value is not shown)", err)
 	}
 	if cfg.Database.Driver != "sqlite" {
 		return usageErrorf("migrate --to-postgres copies the SQLite database (database.driver = \"sqlite\"), not %q", cfg.Database.Driver)

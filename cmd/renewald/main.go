@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,6 +57,9 @@ type Main struct {
 
 	dsnFromEnv string // RENEWALD_DATABASE_DSN as read, once
 	Now        func() time.Time
+	// RootCAs is trusted by the https clients (token endpoints, Graph); nil: the system's roots
+	// (SSL_CERT_FILE). Tests running Main in-process trust their stand-in's CA with it.
+	RootCAs *x509.CertPool
 
 	configPath string
 	dbPath     string

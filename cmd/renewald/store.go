@@ -33,7 +33,7 @@ func (m *Main) openStoreReadOnly(ctx context.Context, cfg config.Config) (*store
 
 // storeError marks as usage errors (exit 2) what the operator must fix about the database.
 func storeError(db *store.DB, err error) (*store.DB, error) {
-	if errors.Is(err, store.ErrNoDatabase) || errors.Is(err, store.ErrSchemaTooNew) {
+	if errors.Is(err, store.ErrNoDatabase) || errors.Is(err, store.ErrSchemaTooNew) || errors.Is(err, store.ErrUnparsableDSN) {
 		return nil, asUsage(err)
 	}
 	if err != nil {

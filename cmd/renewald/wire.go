@@ -134,7 +134,8 @@ func (m *Main) smtpTransport(cfg config.Config) (*notify.SMTP, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc.OAuth2 = &notify.OAuth2Config{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: secret, Certificate: cert, Scopes: o.Scopes}
+		sc.OAuth2 = &notify.OAuth2Config{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: secret, Certificate: cert, Scopes: o.Scopes,
+			RootCAs: m.RootCAs}
 	}
 	t, err := notify.NewSMTP(sc)
 	if err != nil {
@@ -151,13 +152,33 @@ func (m *Main) graphTransport(cfg config.Config) (*notify.Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	login, graph := g.Endpoints()
-	t, err := notify.NewGraph(notify.GraphConfig{LoginEndpoint: login, GraphEndpoint: graph, Tenant: g.Tenant,
-		ClientID: g.ClientID, ClientSecret: secret, Certificate: cert, Mailbox: graphMailbox(cfg), Now: m.Now})
+	gc := graphConfig(cfg)
+	gc.ClientSecret, gc.Certificate, gc.Now, gc.RootCAs = secret, cert, m.Now, m.RootCAs
+	t, err := notify.NewGraph(gc)
 	if err != nil {
 		return nil, asUsage(err)
 	}
 	return t, nil
+}
+
+// graphConfig is the Graph transport's configuration without its credential.
+func graphConfig(cfg config.Config) notify.GraphConfig {
+	g := cfg.Mail.Graph
+	login, graph := g.Endpoints()
+	return notify.GraphConfig{LoginEndpoint: login, GraphEndpoint: graph, Tenant: g.Tenant, ClientID: g.ClientID,
+		Mailbox: graphMailbox(cfg)}
+}
+
+// transportWords says how mail goes out, without any secret: for the status page and config check.
+func transportWords(cfg config.Config) string {
+	switch cfg.Mail.Transport {
+	case "file":
+		return (&notify.File{Dir: cfg.Mail.FileDir}).Describe()
+	case "graph":
+		return graphConfig(cfg).Describe()
+	}
+	s := cfg.Mail.SMTP
+	return notify.SMTPConfig{Host: s.Host, Port: s.Port, TLS: s.TLS, Auth: s.Auth}.Describe()
 }
 
 // graphMailbox is mail.graph.mailbox, or the address of mail.from.

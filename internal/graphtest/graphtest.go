@@ -62,6 +62,8 @@ type Server struct {
 	mu         sync.Mutex
 	expiresIn  int
 	tokenFail  int
+	tokenTo    string // base URL token requests are redirected to (307); "": none
+	sendTo     string // base URL sendMail requests are redirected to (307); "": none
 	fetches    int
 	refused    []string // why token requests were refused
 	valid      map[string]bool
@@ -117,6 +119,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fetches++
+	if s.tokenTo != "" {
+		if r.ParseForm() == nil && r.PostForm.Get("client_assertion") != "" {
+			s.assertions = append(s.assertions, r.PostForm.Get("client_assertion"))
+		}
+		smtptest.Redirect(w, r, s.tokenTo)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if s.tokenFail != 0 {
 		w.WriteHeader(s.tokenFail)
@@ -191,6 +200,11 @@ func (s *Server) sendMail(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.requests++
 	s.times = append(s.times, s.now())
+	if s.sendTo != "" {
+		s.statuses[http.StatusTemporaryRedirect]++
+		smtptest.Redirect(w, r, s.sendTo)
+		return
+	}
 	answer := func(a Answer) {
 		s.statuses[a.Status]++
 		w.Header().Set("Content-Type", "application/json")
@@ -251,6 +265,21 @@ func (s *Server) FailTokens(status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokenFail = status
+}
+
+// RedirectTokens makes the token endpoint answer every request with a 307 to base (the assertion
+// is still recorded); "": grant again.
+func (s *Server) RedirectTokens(base string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenTo = base
+}
+
+// RedirectSendMail makes sendMail answer every request with a 307 to base; "": answer again.
+func (s *Server) RedirectSendMail(base string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sendTo = base
 }
 
 // SetExpiresIn sets the lifetime of the tokens issued from now on.

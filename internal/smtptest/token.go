@@ -21,7 +21,8 @@ type TokenEndpoint struct {
 	srv       *httptest.Server
 	mu        sync.Mutex
 	expiresIn int
-	fail      int // HTTP status to answer with; 0: grant
+	fail      int    // HTTP status to answer with; 0: grant
+	redirect  string // base URL every request is redirected to (307); "": none
 	fetches   int
 	refused   int
 	valid     map[string]bool
@@ -41,6 +42,10 @@ func (te *TokenEndpoint) serve(w http.ResponseWriter, r *http.Request) {
 	te.mu.Lock()
 	defer te.mu.Unlock()
 	te.fetches++
+	if te.redirect != "" {
+		Redirect(w, r, te.redirect)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if te.fail != 0 {
 		w.WriteHeader(te.fail)
@@ -83,6 +88,13 @@ func (te *TokenEndpoint) Fail(status int) {
 	te.mu.Lock()
 	defer te.mu.Unlock()
 	te.fail = status
+}
+
+// RedirectTo makes the endpoint answer every request with a 307 to base ("": grant again).
+func (te *TokenEndpoint) RedirectTo(base string) {
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	te.redirect = base
 }
 
 // SetExpiresIn sets the lifetime, in seconds, of the tokens issued from now on.
