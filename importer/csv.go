@@ -17,18 +17,19 @@ var (
 	outcomesHeader = []string{"partner_id", "specialization", "anniversary_on", "outcome", "on"}
 )
 
-// readCSV reads one CSV file row by row.
+// readCSV reads one CSV file row by row, each field limited while it is read (csvLimiter).
 func (r *run) readCSV(src source, br *bufio.Reader) error {
 	file := src.name
-	if b, err := br.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
-		br.Discard(3) // a byte-order mark from spreadsheet exports
-	}
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(newCSVLimiter(br, file))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err == io.EOF {
 		return &InputError{File: file, Msg: "empty file"}
+	}
+	var ie *InputError
+	if errors.As(err, &ie) {
+		return ie // a field or record past its limit
 	}
 	if err != nil {
 		return &InputError{File: file, Where: "line 1", Msg: csvMessage(err)}
@@ -53,6 +54,9 @@ func (r *run) readCSV(src source, br *bufio.Reader) error {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			return nil
+		}
+		if errors.As(err, &ie) {
+			return ie
 		}
 		if err != nil {
 			var pe *csv.ParseError

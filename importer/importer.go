@@ -269,6 +269,11 @@ func (im Importer) checkOutcome(file, where, partnerID, spec, anniversary, outco
 	if err := checkPartnerID(partnerID); err != nil {
 		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "partner_id", Msg: err.Error()}
 	}
+	for _, f := range []struct{ name, v string }{{"specialization", spec}, {"anniversary_on", anniversary}, {"outcome", outcome}, {"on", on}} {
+		if err := checkText(f.v, false); err != nil {
+			return renewal.Outcome{}, &InputError{File: file, Where: where, Field: f.name, Msg: err.Error()}
+		}
+	}
 	s, err := im.Catalog.Lookup(spec)
 	if err != nil {
 		return renewal.Outcome{}, &InputError{File: file, Where: where, Field: "specialization", Msg: err.Error()}
@@ -326,7 +331,8 @@ func CheckChars(s string) error {
 	return nil
 }
 
-// checkPartnerID accepts 1..64 printable characters without spaces.
+// checkPartnerID accepts 1..64 printable characters without spaces, "/" or "\", and not "." or "..":
+// the id is one segment of the partner page's path.
 func checkPartnerID(id string) error {
 	if id == "" {
 		return errors.New("missing")
@@ -341,6 +347,12 @@ func checkPartnerID(id string) error {
 		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
 			return fmt.Errorf("%s holds a space or control character", Quote(id))
 		}
+	}
+	if id == "." || id == ".." {
+		return fmt.Errorf("%s is not a partner id (it cannot be part of a page's path)", Quote(id))
+	}
+	if strings.ContainsAny(id, `/\`) {
+		return fmt.Errorf("%s holds a / or \\ (a partner id is one segment of a page's path)", Quote(id))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -66,24 +67,11 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// countingReader counts the line breaks it has read, so a line number can be worked out for the
-// decoder's position without keeping the file.
-type countingReader struct {
-	r     io.Reader
-	lines int
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.lines += bytes.Count(p[:n], []byte("\n"))
-	return n, err
-}
-
 // jsonStream is a JSON file read token by token: the top-level object and the partners array by
 // the decoder's tokens, each partner decoded on its own, so memory holds one partner at a time.
 type jsonStream struct {
 	file string
-	cr   *countingReader
+	lim  *jsonLimiter // also counts the lines read
 	dec  *json.Decoder
 }
 
@@ -95,7 +83,7 @@ func (js *jsonStream) buffered() []byte {
 
 // line is the line of the decoder's position.
 func (js *jsonStream) line() int {
-	return js.cr.lines - bytes.Count(js.buffered(), []byte("\n")) + 1
+	return js.lim.lines - bytes.Count(js.buffered(), []byte("\n")) + 1
 }
 
 func (js *jsonStream) fail(line int, format string, args ...any) error {
@@ -104,7 +92,10 @@ func (js *jsonStream) fail(line int, format string, args ...any) error {
 
 // tokenError describes an error of the decoder's Token at its position.
 func (js *jsonStream) tokenError(err error) error {
+	var ie *InputError
 	switch {
+	case errors.As(err, &ie):
+		return ie // a string or number past its limit
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &InputError{File: js.file, Msg: "unexpected end of file"}
 	}
@@ -141,8 +132,8 @@ func tokenKind(tok json.Token) string {
 }
 
 func (r *run) readJSON(src source, br *bufio.Reader) error {
-	js := &jsonStream{file: src.name, cr: &countingReader{r: br}}
-	js.dec = json.NewDecoder(js.cr)
+	js := &jsonStream{file: src.name, lim: &jsonLimiter{r: br, file: src.name}}
+	js.dec = json.NewDecoder(js.lim)
 	tok, err := js.dec.Token()
 	if err == io.EOF {
 		return &InputError{File: js.file, Msg: "empty file"}
@@ -166,7 +157,7 @@ func (r *run) readJSON(src source, br *bufio.Reader) error {
 		}
 		keys[key] = true
 		if !strings.EqualFold(key, "partners") {
-			return &InputError{File: js.file, Msg: "unknown field " + Quote(key)}
+			return js.fail(js.line(), "%s: unknown field (want partners)", pathKey(key))
 		}
 		tok, err = js.dec.Token()
 		if err != nil {
@@ -338,10 +329,101 @@ func describeJSONError(raw []byte, startLine, i int, err error) string {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
 		if n, err := strconv.Unquote(name); err == nil {
+			w := &fieldWalker{dec: json.NewDecoder(bytes.NewReader(raw)), name: n}
+			if w.value(reflect.TypeFor[jsonPartner](), fmt.Sprintf("partners[%d]", i)) {
+				return fmt.Sprintf("line %d: %s: unknown field (want %s)", startLine+lineOf(raw, w.offset)-1, w.path, w.want)
+			}
 			return "unknown field " + Quote(n)
 		}
 	}
 	return msg
+}
+
+// fieldWalker finds the key an unknown-field error of encoding/json names: the first key, in the
+// order written, that is named so and that no field of the Go type at its place takes.
+type fieldWalker struct {
+	dec    *json.Decoder
+	name   string
+	path   string // of the key found, as other errors write it: partners[3].users[0].emial
+	offset int64  // just after it
+	want   string // the keys its object takes
+}
+
+// value walks the next value, of Go type t (nil: not checked), at path; true when the key is found.
+func (w *fieldWalker) value(t reflect.Type, path string) bool {
+	tok, err := w.dec.Token()
+	if err != nil {
+		return false
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch tok {
+	case json.Delim('{'):
+		for w.dec.More() {
+			tok, err := w.dec.Token()
+			if err != nil {
+				return false
+			}
+			key, _ := tok.(string)
+			kpath := path + "." + pathKey(key)
+			var vt reflect.Type
+			switch {
+			case t == nil:
+			case t.Kind() == reflect.Map:
+				vt = t.Elem()
+			case t.Kind() == reflect.Struct:
+				f, ok := jsonField(t, key)
+				if !ok && key == w.name {
+					w.path, w.offset, w.want = kpath, w.dec.InputOffset(), jsonFieldNames(t)
+					return true
+				}
+				vt = f
+			}
+			if w.value(vt, kpath) {
+				return true
+			}
+		}
+	case json.Delim('['):
+		var et reflect.Type
+		if t != nil && t.Kind() == reflect.Slice {
+			et = t.Elem()
+		}
+		for k := 0; w.dec.More(); k++ {
+			if w.value(et, fmt.Sprintf("%s[%d]", path, k)) {
+				return true
+			}
+		}
+	default:
+		return false
+	}
+	w.dec.Token() // } or ]
+	return false
+}
+
+// jsonField returns the type of the field of struct t that takes key, matched as encoding/json
+// matches (the tag's name, case folded).
+func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if strings.EqualFold(name, key) {
+			return t.Field(i).Type, true
+		}
+	}
+	return nil, false
+}
+
+// jsonFieldNames lists the keys struct t takes: "a, b or c".
+func jsonFieldNames(t reflect.Type) string {
+	var names []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func lineOf(data []byte, offset int64) int {

@@ -115,6 +115,9 @@ func (r *run) read(f source) error {
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 256<<10)
+	if b, err := br.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
+		br.Discard(3) // a byte-order mark, as spreadsheets and some editors write
+	}
 	if ext == "json" {
 		return r.readJSON(f, br)
 	}
