@@ -24,7 +24,6 @@ func testRenderer(t testing.TB) *Renderer {
 		From: &mail.Address{Name: "Partner Renewals", Address: "renewals@example.com"}, Location: time.UTC}
 }
 
-
 // reminder builds the reminder of the offset-th day milestone of an enrollment.
 func reminder(t testing.TB, spec, attained string, n, offset int, scores []renewal.CapabilityScore) renewal.Reminder {
 	t.Helper()
