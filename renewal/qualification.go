@@ -28,6 +28,42 @@ func (s CapabilityScore) StaleOn(on Date, staleDays int) bool {
 	return s.AsOf.IsZero() || s.AsOf.DaysUntil(on) > staleDays
 }
 
+// Freshness is the scores' age rule on one day (issue 26): scores older than StaleDays (0: 45) on On,
+// or of an unrecorded day, count as unknown.
+type Freshness struct {
+	On        Date
+	StaleDays int
+}
+
+// Current returns the scores that are not stale under f, in their order.
+func (f Freshness) Current(scores []CapabilityScore) []CapabilityScore {
+	days := f.StaleDays
+	if days <= 0 {
+		days = DefaultScoresStaleDays
+	}
+	out := make([]CapabilityScore, 0, len(scores))
+	for _, s := range scores {
+		if !s.StaleOn(f.On, days) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// RiskFingerprint names how c judges risks under f: a risk list built under another fingerprint (another
+// catalog, another day or another age rule) is not current.
+func (c *Catalog) RiskFingerprint(f Freshness) string {
+	days := f.StaleDays
+	if days <= 0 {
+		days = DefaultScoresStaleDays
+	}
+	return fmt.Sprintf("%s|scores fresh on %s within %d days", c.Fingerprint(), f.On, days)
+}
+
+// DefaultScoresStaleDays is the age past which capability scores count as unknown when nothing else
+// is configured (renewal.scores_stale_days).
+const DefaultScoresStaleDays = 45
+
 // Assessment is the judgement of one designation's capability score.
 type Assessment struct {
 	Designation string

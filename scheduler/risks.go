@@ -20,10 +20,11 @@ type RiskStats struct {
 // specialization scored, none attained) when an import has written since it was built or the
 // catalog judges differently (its fingerprint), so the status pages find the renewals at risk
 // without judging every enrollment. A list already current is left alone. The scan calls it after
-// every daily scan, and the import command after every import.
-func RefreshRisks(ctx context.Context, db *store.DB, cat *renewal.Catalog) (RiskStats, error) {
+// every daily scan, and the import command after every import. Stale scores count as unknown
+// (fresh, issue 26): the list is judged on fresh.On and rebuilt when that day changes.
+func RefreshRisks(ctx context.Context, db *store.DB, cat *renewal.Catalog, fresh renewal.Freshness) (RiskStats, error) {
 	var st RiskStats
-	fp := cat.Fingerprint()
+	fp := cat.RiskFingerprint(fresh)
 	if ok, err := db.RiskListCurrent(ctx, fp); err != nil || ok {
 		return st, err
 	}
@@ -51,7 +52,7 @@ func RefreshRisks(ctx context.Context, db *store.DB, cat *renewal.Catalog) (Risk
 			if err != nil {
 				return st, fmt.Errorf("risk list: enrollment %d: %w", e.ID, err)
 			}
-			if cat.Qualify(spec, page.Scores[e.PartnerID]).AtRisk() {
+			if cat.Qualify(spec, fresh.Current(page.Scores[e.PartnerID])).AtRisk() {
 				risks = append(risks, store.Risk{EnrollmentID: e.ID, MonthDay: attained.MonthDay()})
 			}
 		}

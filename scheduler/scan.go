@@ -36,6 +36,7 @@ type Scanner struct {
 	MessageIDDomain string
 	Logger          *slog.Logger
 	Location        *time.Location // the zone of "today" (schedule.timezone); nil: UTC
+	ScoresStaleDays int            // capability scores older than this count as unknown in the risk list (0: 45)
 	PageSize        int            // enrollments per page and per transaction (default 4000)
 	DryRunOut       io.Writer      // where DryRun prints a line per row it would write, unless Planned is set
 	// Planned, when set, receives each row a DryRun would write, with the status the real run
@@ -121,7 +122,7 @@ func (s *Scanner) ScanDaily(ctx context.Context, from, to renewal.Date, now time
 	if err := s.DB.RecountOutbox(ctx); err != nil {
 		s.Logger.Warn("outbox counts not recounted", "err", err)
 	}
-	if rs, err := RefreshRisks(ctx, s.DB, s.Catalog); err != nil {
+	if rs, err := RefreshRisks(ctx, s.DB, s.Catalog, renewal.Freshness{On: s.today(now), StaleDays: s.ScoresStaleDays}); err != nil {
 		s.Logger.Warn("risk list not rebuilt", "err", err)
 	} else if rs.Rebuilt {
 		s.Logger.Info("risk list rebuilt", "partners", rs.Partners, "at_risk", rs.AtRisk)

@@ -128,6 +128,11 @@ func (s *Server) href(segments ...any) template.URL {
 
 func (s *Server) today() renewal.Date { return renewal.DateOf(s.o.Now(), s.o.Location) }
 
+// fresh is the scores' age rule today: stale scores count as unknown on the pages as in the mails.
+func (s *Server) fresh() renewal.Freshness {
+	return renewal.Freshness{On: s.today(), StaleDays: s.o.ScoresStaleDays}
+}
+
 type errorPage struct{ Message string }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request, msg string) {

@@ -104,7 +104,7 @@ func (s *Server) partner(w http.ResponseWriter, r *http.Request) {
 		attained, derr := renewal.ParseDate(e.AttainedOn)
 		if err == nil && derr == nil {
 			ev.Known, ev.Area, ev.Validation = true, spec.Area, spec.Validation.Label()
-			ev.Qualification = s.o.Catalog.Qualify(spec, scores[id])
+			ev.Qualification = s.o.Catalog.Qualify(spec, s.fresh().Current(scores[id]))
 			cur := s.o.Rules.NextRenewal(attained, spec.Validation, today)
 			for n := cur.Number - 1; n <= cur.Number+1; n++ {
 				rn, ok := s.o.Rules.Renewal(attained, spec.Validation, n)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/scheduler"
@@ -86,11 +87,11 @@ func TestAtRiskThroughTheRiskList(t *testing.T) {
 	for _, r := range all.Rows {
 		distinct[r.EnrollmentID] = true
 	}
-	rs, err := scheduler.RefreshRisks(ctx, f.db, f.opts.Catalog)
+	rs, err := scheduler.RefreshRisks(ctx, f.db, f.opts.Catalog, renewal.Freshness{On: renewal.DateOf(fixtureNow, time.UTC)})
 	if err != nil || !rs.Rebuilt || rs.AtRisk < len(distinct) {
 		t.Fatalf("refresh: %+v %v", rs, err)
 	}
-	if again, err := scheduler.RefreshRisks(ctx, f.db, f.opts.Catalog); err != nil || again.Rebuilt {
+	if again, err := scheduler.RefreshRisks(ctx, f.db, f.opts.Catalog, renewal.Freshness{On: renewal.DateOf(fixtureNow, time.UTC)}); err != nil || again.Rebuilt {
 		t.Errorf("a current list was rebuilt: %+v %v", again, err)
 	}
 	listed, err := s.timeline(ctx, q, 1000, small)

@@ -59,8 +59,10 @@ type Options struct {
 	Catalog  *renewal.Catalog
 	Rules    renewal.Rules
 	Roles    renewal.RoleMatcher
-	Location *time.Location
-	Now      func() time.Time
+	// ScoresStaleDays: capability scores older than this count as unknown, as in the mails (0: 45).
+	ScoresStaleDays int
+	Location        *time.Location
+	Now             func() time.Time
 
 	NextTick  func(after time.Time) time.Time // the schedule; nil: not shown
 	LastTick  func() time.Time                // the last successful tick; nil: not known to this process

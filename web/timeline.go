@@ -177,7 +177,7 @@ func (s *Server) timeline(ctx context.Context, q timelineQuery, limit, budget in
 			if len(res.Rows)+len(ks) >= limit {
 				break
 			}
-			qual := s.o.Catalog.Qualify(c.spec, scores[c.e.PartnerID])
+			qual := s.o.Catalog.Qualify(c.spec, s.fresh().Current(scores[c.e.PartnerID]))
 			if q.AtRisk && !qual.AtRisk() {
 				continue
 			}
@@ -280,7 +280,7 @@ func (s *Server) timeline(ctx context.Context, q timelineQuery, limit, budget in
 	riskList := false
 	if q.AtRisk {
 		var err error
-		if riskList, err = s.o.DB.RiskListCurrent(ctx, s.o.Catalog.Fingerprint()); err != nil {
+		if riskList, err = s.o.DB.RiskListCurrent(ctx, s.o.Catalog.RiskFingerprint(s.fresh())); err != nil {
 			return res, err
 		}
 		if !riskList {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/renewald/renewald/importer"
+	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/scheduler"
 	"github.com/renewald/renewald/store"
 )
@@ -65,7 +66,8 @@ func (m *Main) cmdImport(ctx context.Context, args []string) error {
 	prog.done()
 	if err == nil && !*dryRun {
 		// The status pages' list of renewals at risk follows the new data now, not at the next tick.
-		if rs, rerr := scheduler.RefreshRisks(ctx, db, cat); rerr != nil {
+		if rs, rerr := scheduler.RefreshRisks(ctx, db, cat,
+			renewal.Freshness{On: renewal.DateOf(m.Now(), cfg.Location()), StaleDays: cfg.Renewal.ScoresStaleDays}); rerr != nil {
 			m.logger.Warn("risk list not rebuilt: the status pages judge every renewal until the next tick", "err", rerr)
 		} else if rs.Rebuilt {
 			m.logger.Info("risk list rebuilt", "partners", rs.Partners, "at_risk", rs.AtRisk)

@@ -25,7 +25,7 @@ func (m *Main) webHandler(cfg config.Config, a *app, sched cron.Schedule, lastTi
 		}
 		users = u
 	}
-	o := web.Options{DB: a.db, Outbox: a.outbox, Renderer: a.renderer, Catalog: a.catalog, Rules: a.rules, Roles: a.roles,
+	o := web.Options{DB: a.db, Outbox: a.outbox, Renderer: a.renderer, Catalog: a.catalog, Rules: a.rules, Roles: a.roles, ScoresStaleDays: a.cfg.Renewal.ScoresStaleDays,
 		Location: cfg.Location(), Now: m.Now, LastTick: lastTick, Transport: transportWords(cfg),
 		BasePath: cfg.Web.BasePath, Users: users, Logger: m.logger, Extra: extra}
 	if sched != nil {

@@ -87,7 +87,7 @@ func (m *Main) newAppWith(ctx context.Context, cfg config.Config, open func(cont
 			Organisation: cfg.Mail.Organisation, Contact: cfg.Mail.Contact, ScoresStaleDays: cfg.Renewal.ScoresStaleDays},
 	}
 	a.scanner = &scheduler.Scanner{DB: db, Rules: rules, Catalog: cat, Roles: roles, MessageIDDomain: domain,
-		Logger: m.logger, Location: cfg.Location(), DryRunOut: m.Stdout}
+		Logger: m.logger, Location: cfg.Location(), ScoresStaleDays: cfg.Renewal.ScoresStaleDays, DryRunOut: m.Stdout}
 	return a, nil
 }
 

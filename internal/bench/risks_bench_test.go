@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/renewald/renewald/renewal"
 	"github.com/renewald/renewald/scheduler"
@@ -27,12 +28,12 @@ func BenchmarkRefreshRisks(b *testing.B) {
 			b.ResetTimer()
 			var st scheduler.RiskStats
 			for i := 0; i < b.N; i++ {
-				if st, err = scheduler.RefreshRisks(ctx, db, cats[i%2]); err != nil || !st.Rebuilt {
+				if st, err = scheduler.RefreshRisks(ctx, db, cats[i%2], renewal.Freshness{On: renewal.DateOf(time.Now(), time.UTC)}); err != nil || !st.Rebuilt {
 					b.Fatalf("refresh: %+v %v", st, err)
 				}
 			}
 			b.StopTimer()
-			if _, err := scheduler.RefreshRisks(ctx, db, renewal.DefaultCatalog()); err != nil {
+			if _, err := scheduler.RefreshRisks(ctx, db, renewal.DefaultCatalog(), renewal.Freshness{On: renewal.DateOf(time.Now(), time.UTC)}); err != nil {
 				b.Fatal(err) // leave the kept database as the web benchmark expects it
 			}
 			b.ReportMetric(float64(st.Partners), "partners")

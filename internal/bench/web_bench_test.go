@@ -110,7 +110,7 @@ func webDB(b *testing.B, n int) *store.DB {
 			}
 			b.Cleanup(func() { db.Close() })
 			// As the daemon's tick leaves it (a no-op when the list is current).
-			if _, err := scheduler.RefreshRisks(ctx, db, renewal.DefaultCatalog()); err != nil {
+			if _, err := scheduler.RefreshRisks(ctx, db, renewal.DefaultCatalog(), renewal.Freshness{On: renewal.DateOf(time.Now(), time.UTC)}); err != nil {
 				b.Fatal(err)
 			}
 			return db
