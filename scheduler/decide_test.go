@@ -21,12 +21,7 @@ import (
 func TestFutureBackfillSendsEachReminderOnItsDay(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, engine store.Engine) {
 		db := storetest.Open(t, engine)
-		if _, err := db.Import(ctx, []*renewal.Partner{{ID: "1", Name: "Litware", UsersGiven: true,
-			Users:       []renewal.User{{Email: "liam@litware.example", Roles: []string{"Global admin"}}},
-			Enrollments: []renewal.Enrollment{{Specialization: "Sales", AttainedOn: renewal.NewDate(2024, 3, 10), Status: renewal.StatusActive}}}},
-			time.Time{}); err != nil {
-			t.Fatal(err)
-		}
+		importLitware(t, db)
 		tk := newTicker(db, 7, io.Discard)
 		var now time.Time
 		tk.Deliverer = fileDeliverer(t, db, func() time.Time { return now })
@@ -81,18 +76,25 @@ func TestFutureBackfillSendsEachReminderOnItsDay(t *testing.T) {
 	})
 }
 
+// importLitware imports one partner with one admin and Sales attained on 2024-03-10 (anniversary
+// 2027-03-10: reminders due 2026-11-10, 2026-12-10, 2027-01-09, 2027-02-08, 2027-03-10, 2027-04-09).
+func importLitware(t *testing.T, db *store.DB) {
+	t.Helper()
+	if _, err := db.Import(ctx, []*renewal.Partner{{ID: "1", Name: "Litware", UsersGiven: true,
+		Users:       []renewal.User{{Email: "liam@litware.example", Roles: []string{"Global admin"}}},
+		Enrollments: []renewal.Enrollment{{Specialization: "Sales", AttainedOn: renewal.NewDate(2024, 3, 10), Status: renewal.StatusActive}}}},
+		time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestWaitingReminderSupersededWhenALaterOneFallsDue: after a backfill of future dates, the −90 is
 // still waiting (the relay was down) when the −60 falls due: the delivery of that day sends the −60
 // only and records the −90 superseded (R11).
 func TestWaitingReminderSupersededWhenALaterOneFallsDue(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, engine store.Engine) {
 		db := storetest.Open(t, engine)
-		if _, err := db.Import(ctx, []*renewal.Partner{{ID: "1", Name: "Litware", UsersGiven: true,
-			Users:       []renewal.User{{Email: "liam@litware.example", Roles: []string{"Global admin"}}},
-			Enrollments: []renewal.Enrollment{{Specialization: "Sales", AttainedOn: renewal.NewDate(2024, 3, 10), Status: renewal.StatusActive}}}},
-			time.Time{}); err != nil {
-			t.Fatal(err)
-		}
+		importLitware(t, db)
 		tk := newTicker(db, 7, io.Discard)
 		now := renewal.NewDate(2026, 12, 6).Time(time.UTC).Add(6 * time.Hour)
 		if _, err := tk.Scanner.Scan(ctx, renewal.NewDate(2026, 12, 7), renewal.NewDate(2027, 3, 15), Queue, now); err != nil {
